@@ -1,0 +1,22 @@
+# The two commands of the README:
+#   make book   set up .venv (if needed) and build the book on the embedded benchmark (main job)
+#   make test   set up .venv (if needed) and run the test suite
+PY := .venv/bin/python
+PROFILE ?= cpu
+
+.PHONY: setup book test bench clean-book
+
+setup:
+	@bash scripts/setup.sh
+
+book: setup
+	@bash scripts/book.sh $(PROFILE)
+
+test: setup
+	@$(PY) -m pytest -q -n 2 --dist loadfile tests
+
+bench: setup
+	@$(PY) bench/bench_be.py
+
+clean-book:
+	rm -rf book/_build

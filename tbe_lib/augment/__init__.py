@@ -1,0 +1,4 @@
+"""Video augmentations that run on batches, on whatever device the tensors are on."""
+from .background_erasing import BackgroundErasing, background_erasing, sample_be_params
+
+__all__ = ["BackgroundErasing", "background_erasing", "sample_be_params"]

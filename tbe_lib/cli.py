@@ -1,0 +1,131 @@
+"""The ``tbe`` command line: one sub-command per stage.
+
+    tbe info                         versions, device, threads
+    tbe be-demo --out DIR            Background Erasing on one clip, with a figure
+    tbe data synth|lists|prepare     data (embedded benchmark, real-dataset lists, re-encoding)
+
+Each stage lives in its own module and adds its parser through ``add_cli(subparsers)``;
+heavy imports (torch, PyAV) happen inside the handlers so that ``tbe --help`` is quick.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+__all__ = ["main", "build_parser"]
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    import platform
+
+    import torch
+
+    import tbe_lib
+
+    print(f"tbe_lib {tbe_lib.__version__} | python {platform.python_version()} | torch {torch.__version__}")
+    print(f"cuda available: {torch.cuda.is_available()}"
+          + (f" ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else ""))
+    print(f"cpu threads: {torch.get_num_threads()}")
+    try:
+        import av
+
+        print(f"PyAV {av.__version__}")
+    except ImportError:
+        print("PyAV not installed")
+    return 0
+
+
+def _demo_clip(frames: int = 8, size: int = 64, seed: int = 0):
+    """A clip with a static natural background (skimage's astronaut) and a moving bright
+    square: the smallest case where BE's effect on background vs actor is visible."""
+    import numpy as np
+    import torch
+    from skimage import data as skdata
+    from skimage.transform import resize
+
+    bg = resize(skdata.astronaut(), (size, size), anti_aliasing=True).astype(np.float32)  # (H, W, 3) in [0, 1]
+    bg = torch.from_numpy(bg).permute(2, 0, 1)  # (3, H, W)
+    clip = bg.unsqueeze(1).repeat(1, frames, 1, 1).clone()  # (3, T, H, W)
+    s = size // 6
+    g = torch.Generator().manual_seed(seed)
+    y0 = int(torch.randint(0, size - s, (1,), generator=g))
+    xs = torch.linspace(0, size - s - 1, frames).long()
+    actor = torch.zeros(frames, size, size, dtype=torch.bool)
+    for t in range(frames):  # a demo clip of 8 frames: building it frame by frame is clearest
+        clip[:, t, y0:y0 + s, xs[t]:xs[t] + s] = torch.tensor([1.0, 0.9, 0.1]).view(3, 1, 1)
+        actor[t, y0:y0 + s, xs[t]:xs[t] + s] = True
+    return clip, actor
+
+
+def _cmd_be_demo(args: argparse.Namespace) -> int:
+    import torch
+
+    from tbe_lib.augment import background_erasing
+    from tbe_lib.viz import be_figure
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    clip, actor = _demo_clip(args.frames, args.size, args.seed)
+    g = torch.Generator().manual_seed(args.seed)
+    index = torch.tensor([args.frames // 2])
+    mixed = background_erasing(clip.unsqueeze(0), lam=args.lam, index=index, generator=g)[0]
+    diff = (mixed - clip).abs().amax(0)  # (T, H, W)
+    ever_actor = actor.any(0).expand_as(actor)  # background pixels never covered by the actor
+    bg_change = float(diff[~ever_actor].max())
+    fg_change = float(diff[actor].mean())
+    fig = be_figure(clip, mixed, lam=args.lam, index=int(index))
+    path = out / "be_demo.png"
+    fig.savefig(path, dpi=120)
+    print(f"[be-demo] wrote {path}")
+    print(f"[be-demo] λ={args.lam}, static frame k={int(index)}: max change on pure-background pixels = {bg_change:.2e}, "
+          f"mean change on actor pixels = {fg_change:.3f}")
+    print("[be-demo] with a static camera, intra-video BE leaves the background unchanged ((1-λ)·b + λ·b = b) and only "
+          "adds a faint static copy of the actor; whether that removes the background shortcut is measured in the book.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``tbe`` parser (sub-commands added by their modules)."""
+    p = argparse.ArgumentParser(prog="tbe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    q = sub.add_parser("info", help="versions, device and threads")
+    q.set_defaults(func=_cmd_info)
+
+    q = sub.add_parser("be-demo", help="apply Background Erasing to a demo clip and save a figure")
+    q.add_argument("--out", default="runs/be_demo", help="output folder (default: runs/be_demo)")
+    q.add_argument("--lam", type=float, default=0.3, help="mixing weight λ (default 0.3, the paper's upper bound)")
+    q.add_argument("--frames", type=int, default=8)
+    q.add_argument("--size", type=int, default=64)
+    q.add_argument("--seed", type=int, default=0)
+    q.set_defaults(func=_cmd_be_demo)
+
+    for modname in _STAGE_MODULES:
+        import importlib
+
+        importlib.import_module(modname).add_cli(sub)
+    return p
+
+
+# Modules that add their own sub-commands (``add_cli(subparsers)``).
+_STAGE_MODULES: list[str] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tbe`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except (FileNotFoundError, ValueError) as e:  # bad input: one clear line, no traceback
+        print(f"tbe {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
