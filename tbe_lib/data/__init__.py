@@ -1,0 +1,1 @@
+"""Data: the embedded benchmark, list files, video decoding and loaders."""

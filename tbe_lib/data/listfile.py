@@ -1,0 +1,168 @@
+"""List files: one video per line, shared by the real datasets and the embedded benchmark.
+
+Two formats (documented in ``data_lists/README.md``):
+
+* ``video``:  ``relative/path/to/video.mp4 <label>``
+* ``frames``: ``relative/frame_dir <num_frames> <label>`` (the paper's column order), with the
+  frame file-name template (e.g. ``img_{:05d}.jpg``, 1-based) stored in the header.
+
+A list may start with header lines ``# key: value`` (``format``, ``template``, ``root``,
+``dataset``, ``split``, ``classes``...). Lists without a header (like the paper's) are read
+too: two columns mean ``video``, three mean ``frames``. Paths are relative to ``root``
+(the header's, or the one passed to the reader, which wins); absolute paths are kept.
+Labels are 0-based integers.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Literal
+
+__all__ = ["VideoRecord", "VideoList", "read_list", "write_list", "ListFormatError"]
+
+ListFormat = Literal["video", "frames"]
+DEFAULT_TEMPLATE = "img_{:05d}.jpg"
+
+
+class ListFormatError(ValueError):
+    """A list file that cannot be parsed; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """One line of a list: ``path`` (relative or absolute), ``label``, and for frame
+    folders the number of frames."""
+
+    path: str
+    label: int
+    num_frames: int | None = None
+
+
+@dataclass
+class VideoList:
+    """A parsed list file: its records and header metadata."""
+
+    records: list[VideoRecord]
+    format: ListFormat
+    root: Path | None = None
+    template: str = DEFAULT_TEMPLATE
+    meta: dict[str, str] = field(default_factory=dict)
+    source: Path | None = None
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def resolve(self, record: VideoRecord) -> Path:
+        """Absolute location of a record's video file or frame folder."""
+        p = Path(record.path)
+        if p.is_absolute() or self.root is None:
+            return p
+        return self.root / p
+
+    @property
+    def num_classes(self) -> int:
+        if "num_classes" in self.meta:
+            return int(self.meta["num_classes"])
+        return 1 + max((r.label for r in self.records), default=-1)
+
+
+def read_list(
+    path: str | os.PathLike,
+    root: str | os.PathLike | None = None,
+    *,
+    allow_empty: bool = False,
+) -> VideoList:
+    """Read a list file (either format, with or without header).
+
+    ``root`` overrides the header's ``root``; when neither is given, paths are relative to
+    the list file's folder. Raises :class:`ListFormatError` naming the file and line for a
+    malformed line, and for an empty list unless ``allow_empty``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"list file not found: {path}")
+    meta: dict[str, str] = {}
+    records: list[VideoRecord] = []
+    fmt: str | None = None
+    for lineno, raw in enumerate(path.read_text().splitlines(), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            body = line[1:].strip()
+            if ":" in body and not records:
+                k, v = body.split(":", 1)
+                meta[k.strip()] = v.strip()
+            continue
+        fmt = fmt or meta.get("format")
+        parts = line.rsplit(maxsplit=2)
+        if fmt is None:
+            fmt = "frames" if len(parts) == 3 and parts[1].isdigit() else "video"
+        try:
+            if fmt == "video":
+                p, lab = line.rsplit(maxsplit=1)
+                records.append(VideoRecord(p, int(lab)))
+            elif fmt == "frames":
+                p, n, lab = parts
+                records.append(VideoRecord(p, int(lab), int(n)))
+            else:
+                raise ListFormatError(f"{path}: unknown list format {fmt!r} in header (expected 'video' or 'frames')")
+        except ValueError as e:
+            if isinstance(e, ListFormatError):
+                raise
+            expected = "<path> <label>" if fmt == "video" else "<frame_dir> <num_frames> <label>"
+            raise ListFormatError(
+                f"{path}:{lineno}: cannot parse {raw!r} as a {fmt} list line, expected '{expected}' "
+                "with integer label (and frame count); check the column order"
+            ) from None
+        if records[-1].label < 0:
+            raise ListFormatError(f"{path}:{lineno}: negative label in {raw!r}; labels are 0-based")
+    if not records and not allow_empty:
+        raise ListFormatError(f"{path}: the list is empty (no video lines); check the split or the builder's output")
+    root_path = Path(root) if root is not None else Path(meta["root"]) if "root" in meta else path.parent
+    if not root_path.is_absolute() and root is None and "root" in meta:
+        root_path = path.parent / root_path
+    return VideoList(
+        records=records,
+        format=(fmt or meta.get("format") or "video"),  # type: ignore[arg-type]
+        root=root_path,
+        template=meta.get("template", DEFAULT_TEMPLATE),
+        meta=meta,
+        source=path,
+    )
+
+
+def write_list(
+    path: str | os.PathLike,
+    records: Iterable[VideoRecord],
+    *,
+    format: ListFormat,
+    root: str | os.PathLike | None = None,
+    template: str | None = None,
+    **meta: object,
+) -> Path:
+    """Write a list file with a header. ``meta`` adds more ``# key: value`` lines
+    (e.g. ``dataset="ucf101", split=1, num_classes=101``). Written atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header: dict[str, object] = {"format": format}
+    if root is not None:
+        header["root"] = str(root)
+    if format == "frames":
+        header["template"] = template or DEFAULT_TEMPLATE
+    header.update(meta)
+    lines = [f"# {k}: {v}" for k, v in header.items()]
+    for r in records:
+        if any(c in r.path for c in "\n\r"):
+            raise ValueError(f"path contains a newline: {r.path!r}")
+        if format == "frames":
+            if r.num_frames is None:
+                raise ValueError(f"frames list needs num_frames for {r.path}")
+            lines.append(f"{r.path} {r.num_frames} {r.label}")
+        else:
+            lines.append(f"{r.path} {r.label}")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+    return path
