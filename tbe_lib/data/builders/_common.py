@@ -279,7 +279,7 @@ def write_lists(
         if split is not None:
             meta["split"] = split
         meta.update(subset=subset, num_classes=len(ann.classes), classes="classes.txt",
-                    annotations=str(ann.sources[subset]))
+                    annotations=str(Path(ann.sources[subset]).resolve()))
         if missing_counts[subset]:
             meta["missing"] = missing_counts[subset]
         meta.update(ann.meta)

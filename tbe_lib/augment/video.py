@@ -1,0 +1,353 @@
+"""Spatial and colour augmentation of whole batches of clips, on the batch's device.
+
+The loader's workers only decode; the random resized crop, flip, colour jitter, grayscale
+and normalisation run here on ``(B, C, T, H, W)`` uint8 batches, on the training device.
+Every random parameter is drawn **per clip** and shared by all frames of that clip
+(the same crop, flip and colours on every frame); different clips get independent ones.
+Nothing loops over clips or frames in Python: the crop+resize is one
+``torchvision.ops.roi_align`` call with one box per clip over the ``C*T`` channels, and the
+colour ops broadcast per-clip factors of shape ``(B, 1, 1, 1, 1)``.
+
+Differences from the paper's pipeline (``original-code.md`` §3.5), on purpose:
+
+* The paper's ``ColorJitter`` applies each op to the *original* image, so only the last of
+  its four shuffled ops survives (§7.3 item 25). Here brightness, contrast, saturation and
+  hue are all applied, in a random order drawn per clip (as ``torchvision``'s ColorJitter).
+* The paper uses rotation + resize + fixed-size random crop, no flip, no grayscale. The
+  defaults here are the usual contrastive-learning ones (random resized crop with scale
+  ``(0.2, 1)``, flip, jitter with probability 0.8, grayscale 0.2); all are parameters.
+* Crops are resampled with ``roi_align`` (bilinear, averaging ``ceil(crop / out)`` samples
+  per output pixel in each direction), which antialiases downscaling like a box filter.
+
+:class:`VideoEval` is the test transform: resize the short side, centre crop, normalise.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+from torchvision.ops import roi_align
+from torchvision.transforms.v2 import functional as TF
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "VideoAugment",
+    "VideoEval",
+    "sample_crop_boxes",
+    "resized_crop",
+    "hflip",
+    "adjust_brightness",
+    "adjust_contrast",
+    "adjust_saturation",
+    "adjust_hue",
+    "rgb_to_grayscale",
+    "color_jitter",
+    "normalize",
+]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+_GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # ITU-R 601-2 luma, as torchvision
+
+
+def _pair(size: int | Sequence[int]) -> tuple[int, int]:
+    if isinstance(size, int):
+        return size, size
+    h, w = size
+    return int(h), int(w)
+
+
+def _uniform(lo: float, hi: float, shape: tuple[int, ...], generator: torch.Generator | None) -> Tensor:
+    """U[lo, hi) on the generator's device (CPU when None)."""
+    device = generator.device if generator is not None else torch.device("cpu")
+    return torch.rand(shape, generator=generator, device=device) * (hi - lo) + lo
+
+
+def _to_float(x: Tensor) -> Tensor:
+    """uint8 [0, 255] -> float32 [0, 1]; floating inputs are taken as [0, 1] already."""
+    if x.dtype == torch.uint8:
+        return x.float().div_(255)
+    if not x.is_floating_point():
+        raise ValueError(f"expected uint8 or floating-point clips, got dtype {x.dtype}")
+    return x.float()
+
+
+def _as_batch(x: Tensor) -> tuple[Tensor, tuple[int, ...]]:
+    """(..., C, T, H, W) -> (B, C, T, H, W) and the leading shape to restore."""
+    if not isinstance(x, Tensor) or x.dim() < 4:
+        raise ValueError(
+            "expected clips of shape (C, T, H, W), (B, C, T, H, W) or (B, V, C, T, H, W), got "
+            f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}"
+        )
+    if x.shape[-4] not in (1, 3):
+        raise ValueError(f"expected 1 or 3 channels in dim -4 (C, T, H, W), got shape {tuple(x.shape)}")
+    lead = tuple(x.shape[:-4])
+    return x.reshape(-1, *x.shape[-4:]), lead
+
+
+# --------------------------------------------------------------------------------------
+# Geometry
+
+
+def sample_crop_boxes(
+    batch: int,
+    height: int,
+    width: int,
+    scale: tuple[float, float] = (0.2, 1.0),
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+    *,
+    generator: torch.Generator | None = None,
+    attempts: int = 10,
+) -> Tensor:
+    """Random resized crop boxes, one per clip, as torchvision's ``RandomResizedCrop``:
+    area fraction ~ U(scale), log aspect ratio ~ U(log ratio), integer size and offset; the
+    first of ``attempts`` candidates that fits, else a centre crop clamped to ``ratio``.
+
+    Returns float32 ``(B, 4)`` boxes ``(x0, y0, x1, y1)`` in pixels (``x1 - x0`` = crop width)
+    on the generator's device."""
+    area = height * width
+    shape = (batch, attempts)
+    target = area * _uniform(scale[0], scale[1], shape, generator)
+    aspect = torch.exp(_uniform(math.log(ratio[0]), math.log(ratio[1]), shape, generator))
+    w = torch.round(torch.sqrt(target * aspect))
+    h = torch.round(torch.sqrt(target / aspect))
+    ok = (w > 0) & (w <= width) & (h > 0) & (h <= height)
+    first = ok.float().argmax(dim=1, keepdim=True)  # first fitting candidate
+    w, h = w.gather(1, first)[:, 0], h.gather(1, first)[:, 0]
+    fits = ok.any(dim=1)
+    # fallback: the whole image, cut to the nearest allowed aspect ratio, centred
+    in_ratio = width / height
+    if in_ratio < min(ratio):
+        fw, fh = width, round(width / min(ratio))
+    elif in_ratio > max(ratio):
+        fw, fh = round(height * max(ratio)), height
+    else:
+        fw, fh = width, height
+    w = torch.where(fits, w, torch.full_like(w, fw))
+    h = torch.where(fits, h, torch.full_like(h, fh))
+    u = _uniform(0.0, 1.0, (batch, 2), generator)
+    x0 = torch.where(fits, torch.floor(u[:, 0] * (width - w + 1)), torch.floor((width - w) / 2))
+    y0 = torch.where(fits, torch.floor(u[:, 1] * (height - h + 1)), torch.floor((height - h) / 2))
+    return torch.stack([x0, y0, x0 + w, y0 + h], dim=1)
+
+
+def resized_crop(x: Tensor, boxes: Tensor, size: int | Sequence[int]) -> Tensor:
+    """Crop box ``boxes[b]`` (``(B, 4)`` pixels ``x0, y0, x1, y1``) of every frame of clip ``b``
+    and resize it to ``size``: float ``(B, C, T, H, W)`` -> ``(B, C, T, h, w)``."""
+    b, c, t, hh, ww = x.shape
+    oh, ow = _pair(size)
+    rois = torch.cat([torch.arange(b, device=x.device, dtype=x.dtype)[:, None], boxes.to(x)], dim=1)  # (B, 5)
+    # one ROI per clip over its C*T channels; aligned=True: pixel k covers [k, k+1)
+    out = roi_align(x.reshape(b, c * t, hh, ww), rois, (oh, ow), spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+    return out.reshape(b, c, t, oh, ow)
+
+
+def hflip(x: Tensor, mask: Tensor) -> Tensor:
+    """Flip clips ``b`` with ``mask[b]`` horizontally: ``(B, C, T, H, W)`` (a new tensor)."""
+    idx = mask.nonzero().squeeze(1)
+    return x.index_copy(0, idx, x.index_select(0, idx).flip(-1))
+
+
+# --------------------------------------------------------------------------------------
+# Colour (float clips in [0, 1], per-clip factors of shape (B,))
+
+
+def _per_clip(f: Tensor | float, x: Tensor) -> Tensor:
+    f = torch.as_tensor(f, dtype=x.dtype, device=x.device)
+    return f.reshape(-1, *([1] * (x.dim() - 1))) if f.dim() else f
+
+
+def rgb_to_grayscale(x: Tensor) -> Tensor:
+    """Luma of ``(B, 3, T, H, W)`` -> ``(B, 1, T, H, W)``."""
+    r, g, b = x.unbind(1)
+    return (_GRAY_WEIGHTS[0] * r + _GRAY_WEIGHTS[1] * g + _GRAY_WEIGHTS[2] * b).unsqueeze(1)
+
+
+def _blend(x: Tensor, other: Tensor, f: Tensor) -> Tensor:
+    return (f * x + (1 - f) * other).clamp_(0, 1)
+
+
+def adjust_brightness(x: Tensor, factor: Tensor | float) -> Tensor:
+    """Multiply by ``factor`` (per clip), clamp to [0, 1]."""
+    return (x * _per_clip(factor, x)).clamp_(0, 1)
+
+
+def adjust_contrast(x: Tensor, factor: Tensor | float) -> Tensor:
+    """Blend each frame with its mean gray level (``factor`` 1: unchanged, 0: flat gray)."""
+    mean = rgb_to_grayscale(x).mean(dim=(-2, -1), keepdim=True)  # (B, 1, T, 1, 1): per frame
+    return _blend(x, mean, _per_clip(factor, x))
+
+
+def adjust_saturation(x: Tensor, factor: Tensor | float) -> Tensor:
+    """Blend with the grayscale image (``factor`` 1: unchanged, 0: gray)."""
+    return _blend(x, rgb_to_grayscale(x), _per_clip(factor, x))
+
+
+def adjust_hue(x: Tensor, shift: Tensor | float) -> Tensor:
+    """Rotate the hue by ``shift`` turns (per clip, in [-0.5, 0.5]), keeping HSV saturation
+    and value (same result as torchvision's HSV round trip, without building HSV tensors:
+    with the hue ``h`` in sextants, channel ``n`` of ``(r, g, b) = (5, 3, 1)`` is
+    ``max - (max - min) * clamp(min(k, 4 - k), 0, 1)`` with ``k = (n + h) mod 6``)."""
+    r, g, b = x.unbind(1)
+    maxc, _ = x.max(dim=1)
+    minc, _ = x.min(dim=1)
+    delta = maxc - minc
+    safe = torch.where(delta > 0, delta, torch.ones_like(delta))
+    h = torch.where(maxc == r, (g - b) / safe, torch.where(maxc == g, 2.0 + (b - r) / safe, 4.0 + (r - g) / safe))
+    h = (h + 6.0 * _per_clip(shift, h)).unsqueeze(1)  # (B, 1, ...) sextants
+    n = torch.tensor([5.0, 3.0, 1.0], dtype=x.dtype, device=x.device).view(1, 3, *([1] * (x.dim() - 2)))
+    k = (n + h).remainder_(6.0)
+    w = torch.minimum(k, 4.0 - k).clamp_(0, 1)
+    return maxc.unsqueeze(1) - delta.unsqueeze(1) * w
+
+
+_JITTER_OPS = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue)
+
+
+def color_jitter(x: Tensor, factors: Tensor, order: Tensor, apply: Tensor | None = None) -> Tensor:
+    """Apply brightness, contrast, saturation and hue to each clip in its own order.
+
+    ``factors``: ``(B, 4)`` (brightness, contrast, saturation, hue shift); ``order``: ``(B, 4)``
+    a permutation of ``0..3`` per clip; ``apply``: ``(B,)`` bool, clips left unchanged where
+    False. The loop runs over the 4 slots x 4 ops, never over clips."""
+    x = x.clone()
+    apply = torch.ones(x.shape[0], dtype=torch.bool, device=x.device) if apply is None else apply
+    for slot in range(4):
+        for op_id, op in enumerate(_JITTER_OPS):
+            idx = (apply & (order[:, slot] == op_id)).nonzero().squeeze(1)
+            if idx.numel():
+                x.index_copy_(0, idx, op(x.index_select(0, idx), factors[idx, op_id]))
+    return x
+
+
+def normalize(x: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:
+    """``(x - mean) / std`` per channel (dim 1)."""
+    m = torch.as_tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1, 1)
+    s = torch.as_tensor(std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1, 1)
+    return (x - m) / s
+
+
+# --------------------------------------------------------------------------------------
+# Modules
+
+
+class VideoAugment(nn.Module):
+    """Training augmentation of a batch of clips, per-clip parameters shared over frames.
+
+    ``forward(x, generator=None)``: ``x`` uint8 (or float in [0, 1]) ``(C, T, H, W)``,
+    ``(B, C, T, H, W)`` or ``(B, V, C, T, H, W)`` (each view augmented independently), on any
+    device -> float32 of the same leading shape with spatial size ``size``, normalised.
+    Steps: random resized crop (``scale``, ``ratio``) to ``size``; horizontal flip with
+    probability 0.5 (``flip``); with probability ``jitter_p``, colour jitter with strengths
+    ``jitter = (brightness, contrast, saturation, hue)`` (factors ~ U[max(0, 1-s), 1+s], hue
+    shift ~ U[-h, h]), all four ops in a random order; grayscale with probability
+    ``gray_p``; normalisation with ``mean``/``std``. Random draws use ``generator`` (on its
+    own device, CPU by default) so results are reproducible."""
+
+    def __init__(
+        self,
+        size: int | Sequence[int] = 112,
+        scale: tuple[float, float] = (0.2, 1.0),
+        ratio: tuple[float, float] = (3 / 4, 4 / 3),
+        flip: bool = True,
+        jitter: tuple[float, float, float, float] | None = (0.4, 0.4, 0.4, 0.1),
+        jitter_p: float = 0.8,
+        gray_p: float = 0.2,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+    ):
+        super().__init__()
+        if not (0 < scale[0] <= scale[1] <= 1):
+            raise ValueError(f"scale must satisfy 0 < min <= max <= 1, got {scale}")
+        if not (0 < ratio[0] <= ratio[1]):
+            raise ValueError(f"ratio must satisfy 0 < min <= max, got {ratio}")
+        if jitter is not None and (len(jitter) != 4 or min(jitter) < 0 or jitter[3] > 0.5):
+            raise ValueError(f"jitter must be 4 non-negative strengths (hue <= 0.5), got {jitter}")
+        self.size = _pair(size)
+        self.scale, self.ratio, self.flip = tuple(scale), tuple(ratio), flip
+        self.jitter = tuple(jitter) if jitter is not None and any(jitter) else None
+        self.jitter_p, self.gray_p = jitter_p, gray_p
+        self.mean, self.std = tuple(mean), tuple(std)
+
+    def sample_params(self, batch: int, height: int, width: int, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+        """All random parameters of one call, on the generator's device: ``boxes`` (B, 4),
+        ``flip`` (B,), ``jitter`` (B,), ``factors`` (B, 4), ``order`` (B, 4), ``gray`` (B,)."""
+        boxes = sample_crop_boxes(batch, height, width, self.scale, self.ratio, generator=generator)
+        flip = _uniform(0, 1, (batch,), generator) < (0.5 if self.flip else 0.0)
+        jit = _uniform(0, 1, (batch,), generator) < (self.jitter_p if self.jitter else 0.0)
+        b, c, s, h = self.jitter or (0.0, 0.0, 0.0, 0.0)
+        factors = torch.stack(
+            [
+                _uniform(max(0.0, 1 - b), 1 + b, (batch,), generator),
+                _uniform(max(0.0, 1 - c), 1 + c, (batch,), generator),
+                _uniform(max(0.0, 1 - s), 1 + s, (batch,), generator),
+                _uniform(-h, h, (batch,), generator),
+            ],
+            dim=1,
+        )
+        order = torch.argsort(_uniform(0, 1, (batch, 4), generator), dim=1)
+        gray = _uniform(0, 1, (batch,), generator) < self.gray_p
+        return dict(boxes=boxes, flip=flip, jitter=jit, factors=factors, order=order, gray=gray)
+
+    def apply(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
+        """Apply given parameters to a batch ``(B, C, T, H, W)`` (uint8 or float)."""
+        p = {k: v.to(x.device) for k, v in params.items()}
+        if x.dtype == torch.uint8:  # crop+resize is linear: resample first, scale the smaller result
+            x = resized_crop(x.float(), p["boxes"], self.size).div_(255)
+        else:
+            x = resized_crop(_to_float(x), p["boxes"], self.size)  # (B, C, T, h, w) in [0, 1]
+        x = hflip(x, p["flip"])
+        if x.shape[1] == 3:
+            if self.jitter is not None:
+                x = color_jitter(x, p["factors"], p["order"], p["jitter"])
+            if self.gray_p > 0:
+                x = torch.where(p["gray"].view(-1, 1, 1, 1, 1), rgb_to_grayscale(x).expand_as(x), x)
+        return normalize(x, self.mean, self.std)
+
+    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        xb, lead = _as_batch(x)
+        params = self.sample_params(xb.shape[0], xb.shape[-2], xb.shape[-1], generator)
+        out = self.apply(xb, params)
+        return out.reshape(*lead, *out.shape[1:])
+
+    def extra_repr(self) -> str:
+        return (
+            f"size={self.size}, scale={self.scale}, ratio={tuple(round(r, 3) for r in self.ratio)}, flip={self.flip}, "
+            f"jitter={self.jitter}, jitter_p={self.jitter_p}, gray_p={self.gray_p}"
+        )
+
+
+class VideoEval(nn.Module):
+    """Test transform: resize the short side to ``resize`` (default ``size * 8 / 7``, i.e.
+    128 -> 112 and 256 -> 224 as in the paper), centre crop ``size``, normalise.
+
+    ``x``: uint8 (or float) ``(..., C, T, H, W)`` on any device -> float32 normalised."""
+
+    def __init__(
+        self,
+        size: int | Sequence[int] = 112,
+        resize: int | None = None,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+    ):
+        super().__init__()
+        self.size = _pair(size)
+        self.resize = resize if resize is not None else round(min(self.size) * 8 / 7)
+        self.mean, self.std = tuple(mean), tuple(std)
+
+    def forward(self, x: Tensor) -> Tensor:
+        xb, lead = _as_batch(x)
+        b, c, t, h, w = xb.shape
+        frames = xb.transpose(1, 2).reshape(b * t, c, h, w)  # (B*T, C, H, W)
+        if min(h, w) != self.resize:
+            frames = TF.resize(frames, self.resize, antialias=True)
+        frames = TF.center_crop(frames, list(self.size))
+        out = frames.reshape(b, t, c, *self.size).transpose(1, 2)
+        out = normalize(_to_float(out), self.mean, self.std)
+        return out.reshape(*lead, *out.shape[1:])
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, resize={self.resize}"

@@ -1,0 +1,486 @@
+"""Clip dataset and DataLoader builder.
+
+:class:`ClipDataset` reads a list file (either format of :mod:`tbe_lib.data.listfile`),
+samples clips with a :class:`ClipSampler` and returns raw uint8 clips; spatial and colour
+augmentation runs later on the whole batch, on the training device
+(:mod:`tbe_lib.augment.video`). CPU workers only decode.
+
+Views. What one item holds is described by ``ClipSampler.views``, a tuple of view kinds;
+the item is then a stack ``(V, C, T, H, W)`` in that order:
+
+* ``"anchor"``: a clip of the video (random start when training, see :mod:`.sampling`).
+* ``"same_frames"``: the anchor's frame indices again (the raw frames are identical; the
+  batch augmentation draws independent crops/colours for each view).
+* ``"other_time"``: a clip of the same video starting at least ``min_gap`` frames away.
+* ``"other_video"``: a random clip of a different, randomly chosen video.
+
+How this maps to the paper's code (``original-code.md`` §1.2, §1.4), whose dataset always
+returns ``[anchor, positive, negative]``:
+
+* ``be``:   ``BE_VIEWS = ("anchor", "same_frames", "other_time")``. The anchor becomes the
+  query after BE mixing on the device, ``same_frames`` is the momentum encoder's key (same
+  frames, augmented separately), ``other_time`` the extra intra-video negative.
+* ``moco``: ``MOCO_VIEWS = ("anchor", "same_frames", "other_video")``: the extra negative
+  is a clip of another video (also what ``be`` uses on Something-Something v1).
+* finetuning: ``("anchor",)`` (the default), giving ``(C, T, H, W)``; testing:
+  ``mode="uniform", num_clips=n`` gives ``(n, C, T, H, W)``.
+
+Randomness. :func:`build_loader` wraps the sampler so that the dataset receives keys
+``(index, entropy)``; the clip positions of an item are drawn from
+``numpy.random.default_rng(entropy)`` with ``entropy = (seed, epoch, index, position)``, so a
+run is reproducible whatever the number of workers and whether they persist. A plain
+``dataset[i]`` uses a per-process generator seeded from ``torch.initial_seed()``.
+
+Bad input. A missing or corrupt file, or a video shorter than a clip with
+``short="error"``, raises an error naming the file (``on_error="raise"``, default). With
+``on_error="skip"`` the item is replaced by another random index, the bad path is kept in
+``dataset.bad_files`` (per process) and a warning is issued once per bad file by the process
+that met it (each worker process warns on its own). Each sample carries the paths it
+skipped (``ClipSample.skipped``), :func:`collate_clips` concatenates them, and the
+:class:`ClipLoader` returned by :func:`build_loader` warns once at the end of each epoch
+with the total: this is how the count gets from worker processes back to the main one.
+Never a silent zero clip.
+
+RAM cache. ``cache=True`` keeps each decoded **full video** (uint8, after ``resize``) in
+memory after its first read, which goes through the real decoder. Only sensible for small
+data such as the embedded benchmark. Each worker process has its own cache (so memory is
+multiplied by the number of workers); :func:`build_loader` uses persistent workers so the
+caches survive across epochs.
+"""
+from __future__ import annotations
+
+import os
+import random
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Literal, NamedTuple, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, Sampler, SequentialSampler
+
+from .decode import Backend, DecodeError, FrameCountError, probe_num_frames, read_frames_clip, read_video_all, read_video_clip
+from .listfile import VideoList, read_list
+from .sampling import ShortPolicy, ShortVideoError, center_clip, clip_span, other_time_clip, random_clip, uniform_clips
+
+__all__ = [
+    "ViewKind",
+    "BE_VIEWS",
+    "MOCO_VIEWS",
+    "ClipSampler",
+    "ClipSample",
+    "ClipBatch",
+    "ClipDataset",
+    "collate_clips",
+    "SeededSampler",
+    "ClipLoader",
+    "build_loader",
+    "seed_worker",
+]
+
+ViewKind = Literal["anchor", "same_frames", "other_time", "other_video"]
+BE_VIEWS: tuple[ViewKind, ...] = ("anchor", "same_frames", "other_time")
+MOCO_VIEWS: tuple[ViewKind, ...] = ("anchor", "same_frames", "other_video")
+_VIEW_KINDS = ("anchor", "same_frames", "other_time", "other_video")
+
+#: errors that ``on_error="skip"`` turns into a replacement item
+BAD_INPUT_ERRORS = (FileNotFoundError, DecodeError, ShortVideoError)
+
+
+@dataclass(frozen=True)
+class ClipSampler:
+    """Which clips one dataset item holds.
+
+    ``frames`` per clip at ``stride``; the anchor's start is ``mode``: ``"random"``
+    (training), ``"center"`` or ``"uniform"`` (``num_clips`` evenly spaced clips, test time).
+    ``views``: see the module docstring. ``short``: what to do with videos shorter than a
+    clip (:mod:`.sampling`). ``min_gap``: minimum start distance of an ``"other_time"`` view
+    (2 frames, the paper's threshold)."""
+
+    frames: int = 16
+    stride: int = 1
+    mode: Literal["random", "center", "uniform"] = "random"
+    num_clips: int = 1
+    views: tuple[ViewKind, ...] = ("anchor",)
+    short: ShortPolicy = "loop"
+    min_gap: int = 2
+
+    def __post_init__(self) -> None:
+        clip_span(self.frames, self.stride)  # validates frames/stride
+        if self.mode not in ("random", "center", "uniform"):
+            raise ValueError(f"mode must be 'random', 'center' or 'uniform', got {self.mode!r}")
+        if self.short not in ("loop", "pad", "error"):
+            raise ValueError(f"short must be 'loop', 'pad' or 'error', got {self.short!r}")
+        if self.num_clips < 1:
+            raise ValueError(f"num_clips must be >= 1, got {self.num_clips}")
+        views = tuple(self.views)
+        object.__setattr__(self, "views", views)
+        bad = [v for v in views if v not in _VIEW_KINDS]
+        if bad or not views or views[0] != "anchor":
+            raise ValueError(f"views must start with 'anchor' and use only {_VIEW_KINDS}, got {views}")
+        if self.num_clips > 1 and len(views) > 1:
+            raise ValueError("num_clips > 1 (multi-clip testing) cannot be combined with several views")
+
+    @property
+    def stacked(self) -> bool:
+        """Whether items are stacks ``(N, C, T, H, W)`` rather than one clip ``(C, T, H, W)``."""
+        return self.num_clips > 1 or len(self.views) > 1
+
+
+class ClipSample(NamedTuple):
+    """One item: ``clip`` uint8 ``(C, T, H, W)`` or ``(N, C, T, H, W)``, the label and the
+    index of the video actually loaded, and the paths skipped to get it (``on_error="skip"``)."""
+
+    clip: Tensor
+    label: int
+    index: int
+    skipped: tuple[str, ...] = ()
+
+
+class ClipBatch(NamedTuple):
+    """A collated batch: ``clips`` uint8 ``(B, ...)``, ``labels``/``indices`` int64 ``(B,)``,
+    ``skipped``: the bad paths met while building it."""
+
+    clips: Tensor
+    labels: Tensor
+    indices: Tensor
+    skipped: list[str]
+
+
+def collate_clips(batch: Sequence[ClipSample]) -> ClipBatch:
+    """Stack samples into a :class:`ClipBatch` (concatenating their ``skipped`` paths)."""
+    return ClipBatch(
+        clips=torch.stack([s.clip for s in batch]),
+        labels=torch.tensor([s.label for s in batch], dtype=torch.int64),
+        indices=torch.tensor([s.index for s in batch], dtype=torch.int64),
+        skipped=[p for s in batch for p in s.skipped],
+    )
+
+
+class _BadRecord(Exception):
+    def __init__(self, index: int, path: Path, error: Exception):
+        super().__init__(str(error))
+        self.index, self.path, self.error = index, path, error
+
+
+class ClipDataset(Dataset):
+    """Clips of the videos of a list file, as raw uint8 tensors.
+
+    Args:
+        source: a :class:`VideoList` or the path of a list file (read with ``root``).
+        sampler: what each item holds (:class:`ClipSampler`).
+        resize: short side of the decoded frames (``None``: native size).
+        backend: video decoder, ``"pyav"`` (default), ``"torchcodec"`` or ``"auto"``.
+        threads: FFmpeg threads per decode (1 in workers; 0 lets FFmpeg choose).
+        on_error: ``"raise"`` or ``"skip"`` bad files (see the module docstring).
+        cache: keep decoded full videos in RAM (per process).
+        max_replacements: how many bad items in a row ``"skip"`` tolerates before raising.
+    """
+
+    def __init__(
+        self,
+        source: VideoList | str | os.PathLike,
+        sampler: ClipSampler | None = None,
+        *,
+        root: str | os.PathLike | None = None,
+        resize: int | None = None,
+        backend: Backend = "pyav",
+        threads: int = 1,
+        on_error: Literal["raise", "skip"] = "raise",
+        cache: bool = False,
+        max_replacements: int = 20,
+    ):
+        self.videos = source if isinstance(source, VideoList) else read_list(source, root)
+        self.sampler = sampler or ClipSampler()
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        if "other_video" in self.sampler.views and len(self.videos) < 2:
+            raise ValueError(f"the view 'other_video' needs at least 2 videos; {self.videos.source} has {len(self.videos)}")
+        self.resize, self.backend, self.threads = resize, backend, threads
+        self.on_error, self.cache, self.max_replacements = on_error, cache, max_replacements
+        self.bad_files: dict[str, str] = {}  # path -> error message (this process only)
+        self._num_frames: dict[int, int] = {}
+        self._videos_cache: dict[int, Tensor] = {}  # index -> (C, N, H, W) uint8
+        self._rng: np.random.Generator | None = None
+        self._rng_pid = -1
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    @property
+    def labels(self) -> list[int]:
+        return [r.label for r in self.videos.records]
+
+    def path(self, index: int) -> Path:
+        """Video file or frame folder of item ``index``."""
+        return self.videos.resolve(self.videos.records[index])
+
+    # ---- randomness ------------------------------------------------------------------
+
+    def _process_rng(self) -> np.random.Generator:
+        if self._rng is None or self._rng_pid != os.getpid():  # a forked worker re-seeds
+            self._rng = np.random.default_rng(torch.initial_seed())
+            self._rng_pid = os.getpid()
+        return self._rng
+
+    def _key(self, key: int | tuple[int, object]) -> tuple[int, np.random.Generator]:
+        if isinstance(key, tuple):
+            index, entropy = key
+            return int(index), np.random.default_rng(entropy)  # type: ignore[arg-type]
+        return int(key), self._process_rng()
+
+    # ---- frames of one record ----------------------------------------------------------
+
+    def num_frames(self, index: int) -> int:
+        """Frame count of video ``index``: the list's column for frame folders, else probed
+        once from the file and cached (per process)."""
+        if index in self._num_frames:
+            return self._num_frames[index]
+        record = self.videos.records[index]
+        if record.num_frames is not None:
+            n = record.num_frames
+        elif self.cache:
+            n = self._full_video(index).shape[1]
+        else:
+            n = probe_num_frames(self.path(index), backend=self.backend)
+        self._num_frames[index] = n
+        return n
+
+    def _full_video(self, index: int) -> Tensor:
+        if index not in self._videos_cache:
+            path = self.path(index)
+            if self.videos.format == "frames":
+                n = self.num_frames(index)
+                video = read_frames_clip(path, np.arange(n), template=self.videos.template, resize=self.resize)
+            else:
+                video = read_video_all(path, resize=self.resize, backend=self.backend, threads=self.threads)
+                self._num_frames[index] = video.shape[1]
+            self._videos_cache[index] = video
+        return self._videos_cache[index]
+
+    def read_frames(self, index: int, indices: np.ndarray) -> Tensor:
+        """Decode frames ``indices`` (0-based) of video ``index``: uint8 ``(C, T, H, W)``."""
+        if self.cache:
+            return self._full_video(index)[:, torch.from_numpy(np.asarray(indices, dtype=np.int64))]
+        path = self.path(index)
+        if self.videos.format == "frames":
+            return read_frames_clip(path, indices, template=self.videos.template, resize=self.resize)
+        return read_video_clip(path, indices, resize=self.resize, backend=self.backend, threads=self.threads)
+
+    def _anchor_indices(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        s = self.sampler
+        if s.mode == "uniform" or s.num_clips > 1:
+            return uniform_clips(n, s.frames, s.stride, s.num_clips, short=s.short)
+        if s.mode == "center":
+            return center_clip(n, s.frames, s.stride, short=s.short)[None]
+        return random_clip(n, s.frames, s.stride, rng, short=s.short)[None]
+
+    def _clips_of(self, index: int, rng: np.random.Generator, other_time: bool) -> Tensor:
+        """Anchor clip(s) of video ``index`` (plus an other-time clip): ``(N, C, T, H, W)``."""
+        s = self.sampler
+        path = self.path(index)
+        for attempt in range(3):
+            try:
+                n = self.num_frames(index)
+                idx = self._anchor_indices(n, rng)  # (N, T)
+                if other_time:
+                    other = other_time_clip(n, s.frames, s.stride, int(idx[0, 0]), rng, min_gap=s.min_gap, short=s.short)
+                    idx = np.concatenate([idx, other[None]])
+                frames = self.read_frames(index, idx.reshape(-1))  # (C, N*T, H, W)
+                return frames.unflatten(1, idx.shape).transpose(0, 1)
+            except FrameCountError as e:
+                # the header over-counted: resample with the real count (at most a few times)
+                if e.available < 1 or attempt == 2:
+                    raise _BadRecord(index, path, e) from None
+                self._num_frames[index] = e.available
+            except ShortVideoError as e:
+                raise _BadRecord(index, path, ShortVideoError(f"{path}: {e}")) from None
+            except BAD_INPUT_ERRORS as e:
+                raise _BadRecord(index, path, e) from None
+        raise AssertionError("unreachable")
+
+    def _load(self, index: int, rng: np.random.Generator) -> Tensor:
+        views = self.sampler.views
+        clips = self._clips_of(index, rng, other_time="other_time" in views)  # (N, C, T, H, W)
+        if not self.sampler.stacked:
+            return clips[0]
+        if self.sampler.num_clips > 1:
+            return clips
+        out = []
+        for v in views:
+            if v in ("anchor", "same_frames"):
+                out.append(clips[0])
+            elif v == "other_time":
+                out.append(clips[1])
+            else:  # other_video
+                j = int(rng.integers(0, len(self) - 1))
+                j += j >= index
+                other = self._clips_of(j, rng, other_time=False)[0]
+                if other.shape != clips[0].shape:
+                    raise ValueError(
+                        f"'other_video' clip of {self.path(j)} has shape {tuple(other.shape)} but the anchor "
+                        f"{self.path(index)} has {tuple(clips[0].shape)}; set resize= so that all videos share a size"
+                    )
+                out.append(other)
+        return torch.stack(out)  # (V, C, T, H, W)
+
+    def __getitem__(self, key: int | tuple[int, object]) -> ClipSample:
+        index, rng = self._key(key)
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} out of range for a dataset of {len(self)} videos")
+        index %= len(self)
+        skipped: list[str] = []
+        for _ in range(self.max_replacements + 1):
+            try:
+                clip = self._load(index, rng)
+                return ClipSample(clip, self.videos.records[index].label, index, tuple(skipped))
+            except _BadRecord as bad:
+                if self.on_error == "raise":
+                    raise bad.error from None
+                self._note_bad(bad)
+                skipped.append(str(bad.path))
+                index = int(rng.integers(0, len(self)))
+        raise RuntimeError(
+            f"{self.max_replacements + 1} items in a row hit bad files (last: {skipped[-1]}); "
+            f"bad files so far in this process: {len(self.bad_files)}. Check the list and the data root."
+        )
+
+    def _note_bad(self, bad: _BadRecord) -> None:
+        key = str(bad.path)
+        if key not in self.bad_files:
+            self.bad_files[key] = str(bad.error)
+            warnings.warn(
+                f"skipping bad video {key} ({type(bad.error).__name__}: {bad.error}); its items are "
+                "replaced by other videos (on_error='skip')",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+
+# --------------------------------------------------------------------------------------
+# Loader
+
+
+class SeededSampler(Sampler):
+    """Wraps an index sampler and yields ``(index, entropy)`` keys for :class:`ClipDataset`,
+    with ``entropy = (seed, epoch, index, position)``: every item's random clip positions are
+    fixed by the seed and the epoch, whichever worker loads it. ``set_epoch`` is forwarded
+    to the wrapped sampler (e.g. a :class:`DistributedSampler`)."""
+
+    def __init__(self, sampler: Sampler, seed: int):
+        self.sampler, self.seed, self.epoch = sampler, int(seed), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.sampler)  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[tuple[int, tuple[int, int, int, int]]]:
+        for pos, index in enumerate(self.sampler):
+            yield index, (self.seed, self.epoch, int(index), pos)
+
+
+def seed_worker(worker_id: int) -> None:
+    """``worker_init_fn``: seed Python's and NumPy's global generators from the worker's torch
+    seed (which the DataLoader derives from its seeded ``generator``)."""
+    s = torch.initial_seed() % 2**32
+    random.seed(s)
+    np.random.seed(s)
+
+
+class ClipLoader:
+    """A :class:`DataLoader` that counts epochs (calling ``set_epoch`` on its sampler before
+    each pass) and warns once per epoch about items replaced because of bad files.
+
+    Iterating yields :class:`ClipBatch` (with the default collate). ``skipped_last_epoch``
+    lists the bad paths met during the last complete pass (one entry per replacement)."""
+
+    def __init__(self, loader: DataLoader, sampler: SeededSampler | None):
+        self.dataloader, self.sampler = loader, sampler
+        self.epoch = 0
+        self.skipped_last_epoch: list[str] = []
+
+    @property
+    def dataset(self) -> Dataset:
+        return self.dataloader.dataset
+
+    @property
+    def batch_size(self) -> int | None:
+        return self.dataloader.batch_size
+
+    def set_epoch(self, epoch: int) -> None:
+        """Set the epoch of the next pass (also done automatically: +1 after each pass)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.dataloader)
+
+    def __iter__(self) -> Iterator:
+        if self.sampler is not None:
+            self.sampler.set_epoch(self.epoch)
+        skipped: list[str] = []
+        for batch in self.dataloader:
+            if isinstance(batch, ClipBatch):
+                skipped.extend(batch.skipped)
+            yield batch
+        self.skipped_last_epoch = skipped
+        if skipped:
+            warnings.warn(
+                f"epoch {self.epoch}: {len(skipped)} items were replaced because of "
+                f"{len(set(skipped))} bad files (first: {sorted(set(skipped))[:5]})",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        self.epoch += 1
+
+
+def build_loader(
+    dataset: Dataset,
+    batch_size: int,
+    *,
+    shuffle: bool = True,
+    workers: int = 0,
+    seed: int = 0,
+    distributed: bool = False,
+    drop_last: bool = False,
+    pin_memory: bool | Literal["auto"] = "auto",
+    prefetch_factor: int | None = None,
+    collate_fn=collate_clips,
+) -> ClipLoader:
+    """A reproducible loader for a :class:`ClipDataset`.
+
+    ``workers`` processes (persistent across epochs, seeded by :func:`seed_worker` from a
+    generator seeded with ``seed``); pinned memory when CUDA is available
+    (``pin_memory="auto"``); a :class:`DistributedSampler` (rank and world size from the
+    initialised ``torch.distributed``) when ``distributed``. Two runs with the same ``seed``
+    give the same batches, whatever ``workers`` is."""
+    if distributed:
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            raise RuntimeError("build_loader(distributed=True) needs torch.distributed to be initialised first")
+        base: Sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed, drop_last=drop_last)  # type: ignore[arg-type]
+    elif shuffle:
+        base = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))  # type: ignore[arg-type]
+    else:
+        base = SequentialSampler(dataset)  # type: ignore[arg-type]
+    sampler = SeededSampler(base, seed) if isinstance(dataset, ClipDataset) else None
+    if pin_memory == "auto":
+        pin_memory = torch.cuda.is_available()
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler if sampler is not None else base,
+        num_workers=workers,
+        collate_fn=collate_fn,
+        pin_memory=bool(pin_memory),
+        drop_last=drop_last,
+        persistent_workers=workers > 0,
+        worker_init_fn=seed_worker if workers > 0 else None,
+        generator=torch.Generator().manual_seed(seed + 1),
+        prefetch_factor=prefetch_factor if workers > 0 else None,
+    )
+    return ClipLoader(loader, sampler if sampler is not None else (base if hasattr(base, "set_epoch") else None))  # type: ignore[arg-type]
