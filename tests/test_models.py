@@ -160,9 +160,13 @@ def test_r3d_tiny_width_and_depth_kwargs():
     assert len(deep.stages[1]) == 2 and len(base.stages[1]) == 1
     y = three(torch.randn(2, 3, 8, 32, 32))
     assert y.shape[1] == 24
-    # (2+1)D blocks and the no-pool stem also run; the stem pool halves the output size
-    assert build_backbone("r3d_tiny", block="2plus1d")(torch.randn(2, 3, 8, 32, 32)).shape[1] == 128
-    assert build_backbone("r3d_tiny", stem_pool=False)(torch.randn(2, 3, 8, 32, 32)).shape[2:] == (1, 2, 2)
+    # (2+1)D blocks and other stems also run; the stem strides set the output size
+    assert build_backbone("r3d_tiny", block="2plus1d")(torch.randn(2, 3, 8, 32, 32)).shape[1:] == (128, 1, 1, 1)
+    assert base(torch.randn(2, 3, 16, 64, 64)).shape[2:] == (2, 2, 2)
+    assert build_backbone("r3d_tiny", stem_stride=(1, 2, 2))(torch.randn(2, 3, 8, 32, 32)).shape[2:] == (1, 2, 2)
+    pooled = build_backbone("r3d_tiny", stem_stride=(1, 2, 2), stem_pool=True)
+    assert pooled(torch.randn(2, 3, 8, 32, 32)).shape[2:] == (1, 1, 1)
+    assert isinstance(pooled.stem[-1], nn.MaxPool3d) and not isinstance(base.stem[-1], nn.MaxPool3d)
     with pytest.raises(ValueError, match="equal length"):
         build_backbone("r3d_tiny", widths=(8, 16), blocks=(1,))
 

@@ -148,6 +148,10 @@ def test_generate_refuses_foreign_folder(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(FileExistsError, match="manifest"):
         generate(tmp_path, config_for("smoke"), workers=1, progress=False)
+    (tmp_path / "manifest.json").write_text('{"dataset": "ucf101"}')
+    with pytest.raises(FileExistsError, match="not a synth"):
+        generate(tmp_path, config_for("smoke"), workers=1, progress=False)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
 def test_cli(tmp_path):

@@ -5,7 +5,7 @@ import argparse
 import importlib
 
 # Each module adds one sub-command of ``tbe data`` through ``add_cli(subparsers)``.
-_DATA_MODULES = ("tbe_lib.data.lists", "tbe_lib.data.prepare")
+_DATA_MODULES = ("tbe_lib.data.synth", "tbe_lib.data.lists", "tbe_lib.data.prepare")
 
 
 def add_cli(subparsers: argparse._SubParsersAction) -> None:

@@ -33,6 +33,7 @@ the number of frames actually decoded, so that callers can resample.
 from __future__ import annotations
 
 import os
+import warnings
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
@@ -353,6 +354,13 @@ def _resize_tchw(x: Tensor, resize: int | None) -> Tensor:
     return TF.resize(x, [h, w], antialias=True)
 
 
+def _stack_ctHW(frames: list[np.ndarray]) -> Tensor:
+    """T x (C, H, W) arrays (any strides) -> (C, T, H, W) tensor in one copy. NumPy does the
+    copy single-threaded: torch's intra-op threads stall badly on small copies when the
+    cores are busy (e.g. with ``workers=0`` next to other processes)."""
+    return torch.from_numpy(np.stack(frames, axis=1))
+
+
 def _unique(indices: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     idx = np.asarray(indices, dtype=np.int64).reshape(-1)
     if idx.size == 0:
@@ -380,9 +388,8 @@ def read_video_clip(
     if resolve_backend(backend) == "torchcodec":
         data = _read_torchcodec(path, needed, resize, threads)  # (T', C, H, W)
         return data[torch.from_numpy(inverse)].permute(1, 0, 2, 3).contiguous()
-    arrays = _read_pyav(path, needed, resize, threads)
-    stacked = np.stack(arrays)[inverse]  # (T, H, W, C)
-    return torch.from_numpy(stacked).permute(3, 0, 1, 2).contiguous()
+    arrays = _read_pyav(path, needed, resize, threads)  # T' x (H, W, C)
+    return _stack_ctHW([arrays[j].transpose(2, 0, 1) for j in inverse])
 
 
 def _decode_images(paths: list[Path], datas: list[Tensor]) -> list[Tensor]:
@@ -390,14 +397,20 @@ def _decode_images(paths: list[Path], datas: list[Tensor]) -> list[Tensor]:
 
     jpeg = all(p.suffix.lower() in (".jpg", ".jpeg") for p in paths)
     try:
-        if jpeg:
-            return decode_jpeg(datas, mode=ImageReadMode.RGB)
-        return [decode_image(d, mode=ImageReadMode.RGB) for d in datas]
+        with warnings.catch_warnings():
+            # torchvision 0.29 marks its image codecs deprecated in favour of torchcodec's;
+            # they are still the fastest batched JPEG decoder available without a system FFmpeg.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            if jpeg:
+                return decode_jpeg(datas, mode=ImageReadMode.RGB)
+            return [decode_image(d, mode=ImageReadMode.RGB) for d in datas]
     except RuntimeError:
         # find the culprit to name it
         for p, d in zip(paths, datas):
             try:
-                decode_image(d, mode=ImageReadMode.RGB)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    decode_image(d, mode=ImageReadMode.RGB)
             except RuntimeError as e:
                 raise DecodeError(f"cannot decode image {p}: {e}; the file may be corrupt") from None
         raise
@@ -416,20 +429,20 @@ def read_frames_clip(
     needed, inverse = _unique(indices)
     paths = [folder / template.format(int(i) + 1) for i in needed]
     datas = []
-    for p in paths:
+    for i, p in zip(needed, paths):
         try:
             datas.append(torch.frombuffer(bytearray(p.read_bytes()), dtype=torch.uint8))
         except FileNotFoundError:
             if not folder.is_dir():
                 raise FileNotFoundError(f"frame folder not found: {folder}") from None
             raise FileNotFoundError(
-                f"frame file not found: {p} (frame index {p.name} of {folder} with template "
-                f"{template!r}); check the list's frame count and the template"
+                f"frame file not found: {p} (frame {int(i) + 1} of {folder}, template {template!r}); "
+                "check the list's frame count and the template"
             ) from None
     images = _decode_images(paths, datas)  # T' x (C, H, W)
     shapes = {tuple(im.shape) for im in images}
     if len(shapes) > 1:
         raise DecodeError(f"frames of {folder} have different sizes {sorted(shapes)}")
-    x = torch.stack(images)  # (T', C, H, W)
-    x = _resize_tchw(x, resize)
-    return x[torch.from_numpy(inverse)].permute(1, 0, 2, 3).contiguous()
+    if resize is not None:
+        images = list(_resize_tchw(torch.stack(images), resize))
+    return _stack_ctHW([images[j].numpy() for j in inverse])

@@ -6,17 +6,23 @@ of clips/s at 16x64x64; see ``bench/bench_models.py``).
 
 Layout (defaults in brackets)::
 
-    stem   conv stem_kernel [3x5x5], stride stem_stride [(1,2,2)] -> BN -> ReLU
-           [-> maxpool 1x3x3 / (1,2,2) if stem_pool]
+    stem   conv stem_kernel [3x5x5], stride stem_stride [(1,4,4)] -> BN -> ReLU
+           [-> maxpool 1x3x3 / (1,2,2) if stem_pool, off by default]
     stage1 blocks[0] residual blocks, widths[0] channels, stride 1
     stageN blocks[i] residual blocks, widths[i] channels, first block stride 2 in t, h, w
+
+The default stem reaches spatial stride 4 in one strided conv instead of the usual
+stride-2 conv + max-pool (ResNet style, ``stem_stride=(1, 2, 2), stem_pool=True``): on
+CPU a 3-input-channel conv at full resolution and ``max_pool3d`` are the two most
+expensive ops of such a small net, and the 5x5 kernel still overlaps its stride.
 
 Blocks are basic residual blocks (two convs) with plain 3x3x3 convs (``block="3d"``) or
 (2+1)-D factorised convs (``block="2plus1d"``: 1x3x3 spatial conv -> BN -> ReLU -> 3x1x1
 temporal conv, with the middle width chosen to match the 3x3x3 parameter count, as in
-R(2+1)D). Shape with defaults: 16x64x64 -> 2x2x2 and 8x32x32 -> 1x1x1 (overall stride
-(8, 32, 32) with the stem pool; ``stem_pool=False`` gives (8, 16, 16), i.e. 1x2x2 at
-8x32x32, at ~1.5-2x the cost). At a 1x1x1 output, BatchNorm in training mode needs batch >= 2.
+R(2+1)D). Overall stride with the defaults (4 stages): (8, 32, 32), so 16x64x64 -> 2x2x2
+and 8x32x32 -> 1x1x1; ``stem_stride=(1, 2, 2)`` gives stride (8, 16, 16), i.e. 1x2x2 at
+8x32x32, at a few times the cost. At a 1x1x1 output, BatchNorm in training mode needs
+batch >= 2.
 """
 from __future__ import annotations
 
@@ -75,8 +81,8 @@ class R3DTiny(nn.Module):
         blocks: Sequence[int] = (1, 1, 1, 1),
         block: str = "3d",
         stem_kernel: Sequence[int] = (3, 5, 5),
-        stem_stride: Sequence[int] = (1, 2, 2),
-        stem_pool: bool = True,
+        stem_stride: Sequence[int] = (1, 4, 4),
+        stem_pool: bool = False,
         in_channels: int = 3,
     ) -> None:
         super().__init__()
@@ -124,8 +130,8 @@ def r3d_tiny(
     blocks: Sequence[int] = (1, 1, 1, 1),
     block: str = "3d",
     stem_kernel: Sequence[int] = (3, 5, 5),
-    stem_stride: Sequence[int] = (1, 2, 2),
-    stem_pool: bool = True,
+    stem_stride: Sequence[int] = (1, 4, 4),
+    stem_pool: bool = False,
     in_channels: int = 3,
 ) -> R3DTiny:
     """Small 3-D ResNet; feature_dim = widths[-1] (128 by default)."""

@@ -34,9 +34,12 @@ Output folder layout (``generate(out_dir, cfg)``)::
                                "complete": false until the run has finished
       metadata.csv             one row per video: split, index, path, label, class_name,
                                background_id, background_name, own_background, digit,
-                               digit_index, colour, start/centre position, scale, speed,
-                               spin, zoom, angle, camera parameters, bboxes (JSON, per
-                               frame [x0, y0, x1, y1] inclusive, -1 if out of view)
+                               digit_index, colour, start_x/y (first frame) and
+                               centre_x/y (trajectory centre) in scene pixels, scale
+                               (actor side at the middle frame, px), speed (px/frame),
+                               spin_deg, zoom, angle0_deg, camera parameters, bboxes
+                               (JSON, per frame image [x0, y0, x1, y1] inclusive, -1 if
+                               the actor is out of view)
       lists/{split}.txt        list files (format "video", header root "..": paths are
                                relative to OUT), read with tbe_lib.data.listfile.read_list
       videos/{split}/{index:05d}.mp4

@@ -9,7 +9,7 @@ import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from .scenes import (
     render_video_with_masks,
 )
 from .writer import resolve_codec, write_video
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["generate", "load_manifest", "load_metadata", "load_masks", "config_hash", "video_path", "add_cli", "SYNTH_VERSION"]
 
@@ -136,6 +139,11 @@ def generate(
     out = Path(out_dir)
     codec = resolve_codec(cfg.codec)
     manifest = load_manifest(out)
+    if manifest is not None and manifest.get("dataset") != "synth" and not overwrite:
+        raise FileExistsError(
+            f"{out}/manifest.json is not a synth benchmark manifest; refusing to write there. "
+            "Choose another folder, or pass overwrite=True (--overwrite)"
+        )
     if manifest is not None:
         if manifest.get("complete") and manifest.get("hash") == config_hash(cfg, codec) and not overwrite:
             return out
@@ -214,7 +222,7 @@ def _write_metadata(path: Path, rows: list[dict]) -> None:
     os.replace(tmp, path)
 
 
-def load_metadata(out_dir: str | os.PathLike) -> "pd.DataFrame":  # noqa: F821
+def load_metadata(out_dir: str | os.PathLike) -> pd.DataFrame:
     """The per-video metadata of a generated folder, one row per video (all splits), with
     ``colour`` and ``bboxes`` (per frame ``[x0, y0, x1, y1]``, inclusive pixels, ``-1``
     when the actor is out of view) parsed back to lists."""

@@ -202,8 +202,9 @@ def _margin(cfg: SynthConfig) -> int:
 
 
 def photo_side(cfg: SynthConfig) -> int:
-    """Short side the photographs are pre-resized to: 4x the canvas (so crops are sharp)."""
-    return 4 * (max(cfg.height, cfg.width) + 2 * _margin(cfg))
+    """Short side the photographs are pre-resized to: 3x the canvas, so that the smallest
+    crop (0.35 of the short side) still has at least the canvas's resolution."""
+    return 3 * (max(cfg.height, cfg.width) + 2 * _margin(cfg))
 
 
 def _scene(cfg: SynthConfig, split: str, index: int) -> dict[str, Any]:
@@ -296,9 +297,10 @@ def _actor_alpha(cfg: SynthConfig, sc: dict[str, Any]) -> tuple[np.ndarray, np.n
     # Inverse rotation (positive angle = clockwise on screen, y pointing down).
     u = (c * dx + s * dy) * k + 5.5                             # digit x, in the padded 12x12 glyph
     v = (-s * dx + c * dy) * k + 5.5
-    a = _bilinear(glyph[sc["digit_index"]], v, u).astype(np.float32)
-    o = _bilinear(outline[sc["digit_index"]], v, u).astype(np.float32)
-    return a, np.maximum(a, o)
+    both = np.stack([glyph[sc["digit_index"]], outline[sc["digit_index"]]], -1)  # (12, 12, 2)
+    ao = _bilinear(both, v, u)                                  # (T, H, W, 2)
+    a = np.ascontiguousarray(ao[..., 0])
+    return a, np.maximum(a, ao[..., 1])
 
 
 def _render(cfg: SynthConfig, split: str, index: int) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
@@ -321,10 +323,13 @@ def _render(cfg: SynthConfig, split: str, index: int) -> tuple[np.ndarray, np.nd
     canvas = resize(crop, (Hc, Wc), anti_aliasing=True, preserve_range=True).astype(np.float32)
 
     # Background frames: the canvas seen through the moving camera (sub-pixel, bilinear).
-    ys, xs = np.meshgrid(np.arange(H, dtype=np.float64), np.arange(W, dtype=np.float64), indexing="ij")
-    by = ys[None] + m + sc["cam"][:, 1, None, None]             # (T, H, W)
-    bx = xs[None] + m + sc["cam"][:, 0, None, None]
-    frames = _bilinear(canvas, by, bx)                          # (T, H, W, 3)
+    if cfg.camera == "static":
+        frames = np.broadcast_to(canvas[m : m + H, m : m + W], (T, H, W, 3))
+    else:
+        ys, xs = np.meshgrid(np.arange(H, dtype=np.float64), np.arange(W, dtype=np.float64), indexing="ij")
+        by = ys[None] + m + sc["cam"][:, 1, None, None]         # (T, H, W)
+        bx = xs[None] + m + sc["cam"][:, 0, None, None]
+        frames = _bilinear(canvas, by, bx)                      # (T, H, W, 3)
 
     alpha, outline = _actor_alpha(cfg, sc)                      # (T, H, W) each
     frames = frames * (1 - _OUTLINE * outline[..., None])
