@@ -82,11 +82,14 @@ def test_plain_cam_matches_hand_computation(clips):
     """Classifier row k selects channel j only: the map is channel j's activation,
     upsampled trilinearly and normalised per clip."""
     model = tiny(num_classes=3, seed=2)
-    j, k = 5, 1
+    with torch.no_grad():
+        fmap = model.feature_map(clips)  # (2, 128, 2, 2, 2)
+    spread = fmap.flatten(2).amax(2) - fmap.flatten(2).amin(2)  # (2, 128)
+    j, k = int(spread.amin(0).argmax()), 1  # a channel that varies over positions in both clips
+    assert spread[:, j].min() > 0
     with torch.no_grad():
         model.head.fc.weight.zero_()
         model.head.fc.weight[k, j] = 2.0
-        fmap = model.feature_map(clips)  # (2, 128, 2, 2, 2)
     chan = fmap[:, j:j + 1]  # (2, 1, 2, 2, 2), >= 0 (after the block's ReLU)
     up = F.interpolate(chan, size=(16, 64, 64), mode="trilinear", align_corners=False)[:, 0]
     expected_max = up / up.amax(dim=(1, 2, 3), keepdim=True)

@@ -204,10 +204,15 @@ def _same_outputs(a: nn.Module, b: nn.Module, x: torch.Tensor) -> bool:
 def test_checkpoint_round_trip_through_file(tmp_path):
     torch.manual_seed(0)
     model = build_model("r3d_tiny", head="projection", **TINY)
-    model.train()(torch.randn(2, 3, 8, 32, 32))  # move BN running stats away from init
-    path = atomic_save(checkpoint_dict(model, epoch=3, config={"lr": 0.1, "widths": [8, 16]}), tmp_path / "ckpt.pt")
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model.train()(torch.randn(2, 3, 8, 32, 32)).sum().backward()  # BN stats move away from init
+    opt.step()
+    ckpt = checkpoint_dict(model, epoch=3, optimizer=opt.state_dict(), config={"lr": 0.1, "widths": (8, 16)})
+    path = atomic_save(ckpt, tmp_path / "ckpt.pt")
     raw = torch.load(path, weights_only=True)  # plain data only
     assert raw["epoch"] == 3 and raw["arch"]["backbone"] == "r3d_tiny"
+    assert raw["arch"]["backbone_kwargs"]["widths"] == [8, 16, 16, 32]
+    opt.load_state_dict(raw["optimizer"])
     torch.manual_seed(1)
     fresh = build_model("r3d_tiny", head="projection", **TINY)
     x = torch.randn(2, 3, 8, 32, 32)

@@ -138,10 +138,13 @@ def _open_pyav(path: Path, threads: int):
 
 
 def _to_array(frame, hw: tuple[int, int] | None) -> np.ndarray:
-    """av.VideoFrame -> (H, W, 3) uint8 RGB, resized to ``hw`` when given."""
+    """av.VideoFrame -> (H, W, 3) uint8 RGB, resized to ``hw`` when given.
+
+    swscale runs single-threaded: its default (one thread per core) costs several times more
+    than the conversion itself on clip-sized frames."""
     if hw is None:
-        return frame.to_ndarray(format="rgb24")
-    return frame.to_ndarray(format="rgb24", height=hw[0], width=hw[1])
+        return frame.to_ndarray(format="rgb24", threads=1)
+    return frame.to_ndarray(format="rgb24", height=hw[0], width=hw[1], threads=1)
 
 
 def probe_num_frames(path: str | os.PathLike, *, backend: Backend = "pyav") -> int:

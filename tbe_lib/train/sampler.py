@@ -17,12 +17,14 @@ from torch.utils.data import Sampler
 __all__ = ["StepSampler"]
 
 
-class StepSampler(Sampler[int]):
-    """Endless stream of dataset indices from ``start_step`` on (see module docstring).
+class StepSampler(Sampler[tuple[int, tuple[int, int, int]]]):
+    """Endless stream of dataset keys from ``start_step`` on (see module docstring).
 
-    Yields ``batch_size`` indices per step for this process; use it with
-    ``DataLoader(batch_size=batch_size, sampler=...)``. Also usable as the item-seed source:
-    :meth:`item_seed` gives a seed for (step, position) independent of workers."""
+    Yields ``batch_size`` keys ``(index, (seed, step, slot))`` per step for this process;
+    use it with ``DataLoader(batch_size=batch_size, sampler=...)``. A
+    :class:`~tbe_lib.data.dataset.ClipDataset` draws the item's random clip positions from
+    that entropy, so they depend on the seed and the step only: not on workers, not on where
+    the run was resumed, not on the number of processes."""
 
     def __init__(self, n: int, batch_size: int, *, seed: int = 0, start_step: int = 0, rank: int = 0,
                  world_size: int = 1) -> None:
@@ -47,7 +49,7 @@ class StepSampler(Sampler[int]):
         glob = self.epoch_permutation(epoch)[k * gb:(k + 1) * gb]
         return glob[self.rank * self.batch_size:(self.rank + 1) * self.batch_size]
 
-    def __iter__(self) -> Iterator[int]:
+    def __iter__(self) -> Iterator[tuple[int, tuple[int, int, int]]]:
         step = self.start_step
         perm_epoch, perm = -1, None
         gb = self.batch_size * self.world_size
@@ -55,8 +57,9 @@ class StepSampler(Sampler[int]):
             epoch, k = divmod(step, self.steps_per_epoch)
             if epoch != perm_epoch:
                 perm_epoch, perm = epoch, self.epoch_permutation(epoch)
-            glob = perm[k * gb:(k + 1) * gb]
-            yield from glob[self.rank * self.batch_size:(self.rank + 1) * self.batch_size].tolist()
+            glob = perm[k * gb:(k + 1) * gb].tolist()
+            for slot in range(self.rank * self.batch_size, (self.rank + 1) * self.batch_size):
+                yield glob[slot], (self.seed, step, slot)
             step += 1
 
     def __len__(self) -> int:  # endless; DataLoader only uses len for warnings

@@ -20,8 +20,8 @@ Conventions (all methods):
 
 * Upsampling: trilinear, ``align_corners=False`` (the geometry of a strided conv grid),
   from ``(t, h, w)`` to the clip's ``(T, H, W)`` on the model's device.
-* Normalisation per clip (``normalize=``): ``"max"`` (default) clips negatives to zero and
-  divides by the clip's maximum, so 0 keeps meaning "no evidence", shares of activation
+* Normalisation per clip (``normalize=``): ``"max"`` (default) clips negatives to zero
+  (before upsampling) and divides by the clip's maximum, so 0 keeps meaning "no evidence", shares of activation
   mass are meaningful and a flat map stays flat (its :func:`actor_mass` is the actor's area
   share, the chance level); ``"minmax"`` maps the clip's minimum to 0 and maximum to 1 (the
   ``grad-cam`` package's and the original CAM repo's convention; more contrast, but the
@@ -274,6 +274,8 @@ def compute_cam(
             low, logits, classes_t = _cam_lowres(model, x, None if method == "activation" and fc is None else classes, method)
     finally:
         model.train(was_training)
+    if normalize == "max":
+        low = low.clamp_min(0)  # ReLU before upsampling, so negative values do not bleed into positive ones
     maps = normalize_maps(upsample_maps(low.float(), size), normalize)  # (B, T, H, W)
     probs = None if logits is None else logits.float().softmax(dim=1).to(out_device)
     return CamResult(maps=maps.to(out_device), classes=classes_t.long().to(out_device), probs=probs,
