@@ -210,7 +210,7 @@ class PretextMethod(Method):
         with torch.no_grad():
             acc = (logits.argmax(1) == labels).float().mean()
             p_pos = logits.float().softmax(1).gather(1, labels[:, None]).mean()
-        return loss, {"p_pos": float(p_pos), "acc": float(acc), "ce": float(ce), "be_mse": float(mse)}
+        return loss, {"p_pos": float(p_pos), "acc": float(acc), "ce": float(ce.detach()), "be_mse": float(mse.detach())}
 
     def backbone_state(self) -> dict[str, Tensor]:
         return self.encoder.state_dict()

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import torch
 
-__all__ = ["DataConfig", "OptimConfig", "PretrainConfig", "pretrain", "resolve_list", "add_cli"]
+__all__ = ["DataConfig", "OptimConfig", "PretrainConfig", "PretrainResult", "pretrain", "resolve_list", "add_cli"]
 
 
 @dataclass
@@ -99,12 +99,23 @@ def resolve_list(source: str | os.PathLike, split: str) -> Path:
     return p
 
 
+@dataclass
+class PretrainResult:
+    """What :func:`pretrain` returns: the run directory, the trained method module and the
+    last logged metrics."""
+
+    run_dir: Path
+    method: torch.nn.Module
+    metrics: dict[str, float]
+    step: int
+
+
 def _check_meta(cfg: PretrainConfig, encoder_arch: dict[str, Any]) -> dict[str, Any]:
     return {"task": "pretrain", "method": cfg.method.method, "arch": encoder_arch}
 
 
-def pretrain(cfg: PretrainConfig, *, resume: bool = False) -> Path:
-    """Run pretraining; returns the run directory (with ``encoder.pt``).
+def pretrain(cfg: PretrainConfig, *, resume: bool = False) -> PretrainResult:
+    """Run pretraining; returns the run directory (with ``encoder.pt``), the method and metrics.
 
     ``resume=True`` continues from ``RUN/checkpoints/last.pt`` when it exists (refusing a
     checkpoint from another method or architecture)."""
@@ -161,6 +172,8 @@ def pretrain(cfg: PretrainConfig, *, resume: bool = False) -> Path:
             dataset, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.data.workers,
             collate_fn=collate_clips, pin_memory=device.type == "cuda", persistent_workers=cfg.data.workers > 0,
             prefetch_factor=4 if cfg.data.workers > 0 else None,
+            # Its own generator: creating the iterator must not consume the global RNG (resume).
+            generator=torch.Generator().manual_seed(cfg.loop.seed + start_step),
         )
         return iter(loader)
 
@@ -176,12 +189,12 @@ def pretrain(cfg: PretrainConfig, *, resume: bool = False) -> Path:
         loss, metrics = model(views, gen)
         return loss, metrics, clips.shape[0]
 
-    trainer.fit(batches, step_fn, after_step=lambda m: m.after_step())
-    if run.main:
+    last = trainer.fit(batches, step_fn, after_step=lambda m: m.after_step())
+    if run.main and trainer.step >= cfg.loop.steps:
         atomic_save(checkpoint_dict(encoder, task="pretrain", method=cfg.method.method, step=trainer.step),
                     run.path / "encoder.pt")
     D.barrier()
-    return run.path
+    return PretrainResult(run.path, method, last, trainer.step)
 
 
 # ------------------------------------------------------------------------------------ CLI
@@ -198,6 +211,7 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--run-dir", default=None, help="run directory (default runs/pretrain_<method>)")
     p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.pt")
     p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--stop-after", type=int, default=None, help="stop (checkpointed) at this step; resume later")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=0.03)
     p.add_argument("--weight-decay", type=float, default=1e-4)
@@ -243,14 +257,17 @@ def config_from_args(a: argparse.Namespace) -> PretrainConfig:
                             be_source=a.be_source, be_lam_per_clip=a.be_lam_per_clip, pretext_task=a.pretext_task),
         optim=OptimConfig(lr=a.lr, weight_decay=a.weight_decay, schedule=a.schedule, warmup_steps=a.warmup_steps),
         loop=LoopConfig(steps=a.steps, log_every=a.log_every, checkpoint_every=a.checkpoint_every, clip_grad=a.clip_grad,
-                        amp=a.amp, channels_last=not a.no_channels_last, compile=a.compile, progress=a.progress,
+                        stop_after=a.stop_after, amp=a.amp, channels_last=not a.no_channels_last, compile=a.compile, progress=a.progress,
                         seed=a.seed),
     )
 
 
 def _cli_pretrain(a: argparse.Namespace) -> int:
-    out = pretrain(config_from_args(a), resume=a.resume)
-    print(f"[pretrain] done: {out / 'encoder.pt'}")
+    res = pretrain(config_from_args(a), resume=a.resume)
+    if (res.run_dir / "encoder.pt").exists():
+        print(f"[pretrain] done: {res.run_dir / 'encoder.pt'}")
+    else:
+        print(f"[pretrain] stopped at step {res.step}; continue with --resume --run-dir {res.run_dir}")
     return 0
 
 

@@ -2,15 +2,15 @@
 channel-mean map, their conventions, localisation, and the actor-mass measure."""
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-pytest.importorskip("pytorch_grad_cam")
-
-from tbe_lib.models import ClassifierHead, VideoModel, build_model  # noqa: E402
-from tbe_lib.viz.cam import (  # noqa: E402
+from tbe_lib.models import ClassifierHead, VideoModel, build_model
+from tbe_lib.viz.cam import (
     actor_area_share,
     actor_mass,
     actor_mass_ratio,
@@ -20,14 +20,19 @@ from tbe_lib.viz.cam import (  # noqa: E402
     upsample_maps,
 )
 
+needs_gradcam = pytest.mark.skipif(importlib.util.find_spec("pytorch_grad_cam") is None,
+                                   reason="grad-cam not installed (pip install 'grad-cam>=1.5.4')")
+
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
-def tiny(num_classes: int = 4, seed: int = 0, **kw) -> VideoModel:
-    """r3d_tiny without the stem pool: (B, 3, 16, 64, 64) -> (B, 128, 2, 2, 2); a classifier
-    with N(0, 1) weights so that classes differ clearly."""
+def tiny(num_classes: int = 4, seed: int = 0) -> VideoModel:
+    """r3d_tiny with overall stride (8, 16, 16): (B, 3, 16, 32, 32) -> (B, 64, 2, 2, 2); a
+    classifier with N(0, 1) weights so that classes differ clearly."""
     torch.manual_seed(seed)
-    model = build_model("r3d_tiny", head="classifier", num_classes=num_classes, stem_pool=False, **kw)
+    model = build_model("r3d_tiny", head="classifier", num_classes=num_classes, widths=(16, 32, 48, 64),
+                        stem_stride=(1, 2, 2), stem_pool=False)
+    assert model.feature_map(torch.zeros(2, 3, 16, 32, 32)).shape == (2, 64, 2, 2, 2)
     with torch.no_grad():
         model.head.fc.weight.normal_(0.0, 1.0)
     return model.eval()
@@ -40,18 +45,19 @@ def model() -> VideoModel:
 
 @pytest.fixture(scope="module")
 def clips() -> torch.Tensor:
-    return torch.randn(2, 3, 16, 64, 64, generator=torch.Generator().manual_seed(1))
+    return torch.randn(2, 3, 16, 32, 32, generator=torch.Generator().manual_seed(1))
 
 
 # --------------------------------------------------------------------------------------
 # Grad-CAM
 
 
+@needs_gradcam
 @pytest.mark.parametrize("device", DEVICES)
 def test_gradcam_shape_range_and_classes(model, clips, device):
     model = model.to(device)
     res = compute_cam(model, clips)  # predicted class
-    assert res.maps.shape == (2, 16, 64, 64) and res.maps.dtype == torch.float32
+    assert res.maps.shape == (2, 16, 32, 32) and res.maps.dtype == torch.float32
     assert res.maps.device == clips.device  # results come back where the clips were
     assert res.maps.min() >= 0 and res.maps.amax(dim=(1, 2, 3)).allclose(torch.ones(2))  # per-clip max is 1
     logits = model(clips.to(device)).cpu()
@@ -68,6 +74,7 @@ def test_gradcam_shape_range_and_classes(model, clips, device):
     model.cpu()
 
 
+@needs_gradcam
 def test_gradcam_equals_plain_cam_for_a_linear_head(model, clips):
     """With global average pool -> linear, Grad-CAM's channel weights are W[k] / (t h w): the
     two maps agree after ReLU and per-clip max normalisation."""
@@ -78,20 +85,21 @@ def test_gradcam_equals_plain_cam_for_a_linear_head(model, clips):
         assert torch.allclose(g.probs, c.probs, atol=1e-5)
 
 
+@needs_gradcam
 def test_plain_cam_matches_hand_computation(clips):
     """Classifier row k selects channel j only: the map is channel j's activation,
     upsampled trilinearly and normalised per clip."""
     model = tiny(num_classes=3, seed=2)
     with torch.no_grad():
-        fmap = model.feature_map(clips)  # (2, 128, 2, 2, 2)
-    spread = fmap.flatten(2).amax(2) - fmap.flatten(2).amin(2)  # (2, 128)
+        fmap = model.feature_map(clips)  # (2, 64, 2, 2, 2)
+    spread = fmap.flatten(2).amax(2) - fmap.flatten(2).amin(2)  # (2, 64)
     j, k = int(spread.amin(0).argmax()), 1  # a channel that varies over positions in both clips
     assert spread[:, j].min() > 0
     with torch.no_grad():
         model.head.fc.weight.zero_()
         model.head.fc.weight[k, j] = 2.0
     chan = fmap[:, j:j + 1]  # (2, 1, 2, 2, 2), >= 0 (after the block's ReLU)
-    up = F.interpolate(chan, size=(16, 64, 64), mode="trilinear", align_corners=False)[:, 0]
+    up = F.interpolate(chan, size=(16, 32, 32), mode="trilinear", align_corners=False)[:, 0]
     expected_max = up / up.amax(dim=(1, 2, 3), keepdim=True)
     lo, hi = up.amin(dim=(1, 2, 3), keepdim=True), up.amax(dim=(1, 2, 3), keepdim=True)
     expected_minmax = (up - lo) / (hi - lo)
@@ -99,11 +107,12 @@ def test_plain_cam_matches_hand_computation(clips):
     assert torch.allclose(compute_cam(model, clips, k, method="cam", normalize="minmax").maps, expected_minmax, atol=1e-5)
     assert torch.allclose(compute_cam(model, clips, k, method="gradcam").maps, expected_max, atol=1e-5)
     # The channel-mean map ignores the class.
-    mean = F.interpolate(fmap.mean(1, keepdim=True), size=(16, 64, 64), mode="trilinear", align_corners=False)[:, 0]
+    mean = F.interpolate(fmap.mean(1, keepdim=True), size=(16, 32, 32), mode="trilinear", align_corners=False)[:, 0]
     act = compute_cam(model, clips, method="activation")
     assert torch.allclose(act.maps, mean / mean.amax(dim=(1, 2, 3), keepdim=True), atol=1e-5)
 
 
+@needs_gradcam
 def test_grad_cam_package_5d_behaviour(model, clips):
     """Pins what grad-cam does with 5-D input (the reason cam.py upsamples itself): a numpy
     (B, T, H, W) map, T upsampled too (scipy zoom), min-max normalised to [0, 1]; it puts the
@@ -114,7 +123,7 @@ def test_grad_cam_package_5d_behaviour(model, clips):
     model.train()
     with GradCAM(model=model, target_layers=[target_layer(model)]) as cam:
         out = cam(input_tensor=clips, targets=None)
-    assert isinstance(out, np.ndarray) and out.shape == (2, 16, 64, 64)
+    assert isinstance(out, np.ndarray) and out.shape == (2, 16, 32, 32)
     assert out.min() >= 0 and out.max() <= 1 and np.allclose(out.reshape(2, -1).max(1), 1, atol=1e-4)
     assert not model.training and model.head.fc.weight.grad is not None
     model.zero_grad(set_to_none=True)
@@ -124,6 +133,7 @@ def test_grad_cam_package_5d_behaviour(model, clips):
         assert r > 0.95, r
 
 
+@needs_gradcam
 def test_side_effects_and_contexts(clips):
     model = tiny(seed=3)
     model.train()
@@ -153,7 +163,7 @@ def test_bad_inputs(model, clips):
     with pytest.raises(ValueError, match="activation"):
         compute_cam(ssl, clips, method="gradcam")
     act = compute_cam(ssl, clips, method="activation")  # label-free map works without a classifier
-    assert act.probs is None and act.classes.tolist() == [-1, -1] and act.maps.shape == (2, 16, 64, 64)
+    assert act.probs is None and act.classes.tolist() == [-1, -1] and act.maps.shape == (2, 16, 32, 32)
 
 
 # --------------------------------------------------------------------------------------
@@ -182,6 +192,7 @@ def bright_square_clips(B: int = 2, T: int = 8, S: int = 32, side: int = 8):
     return clips, masks
 
 
+@needs_gradcam
 @pytest.mark.parametrize("method", ["gradcam", "cam"])
 def test_map_localises_the_bright_square(method):
     head = ClassifierHead(2, 2, dropout=0.0)

@@ -3,17 +3,19 @@ views for the book (tbe_lib.viz.viewer)."""
 from __future__ import annotations
 
 import csv
+import importlib.util
 
 import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("pytorch_grad_cam")
+from tbe_lib.models import build_model
+from tbe_lib.viz.cam import compute_cam
+from tbe_lib.viz.overlay import cam_strip, colorize, overlay, panel_frames, write_animation
+from tbe_lib.viz.viewer import PREDICTED, default_preprocess, static_views
 
-from tbe_lib.models import build_model  # noqa: E402
-from tbe_lib.viz.cam import compute_cam  # noqa: E402
-from tbe_lib.viz.overlay import cam_strip, colorize, overlay, panel_frames, write_animation  # noqa: E402
-from tbe_lib.viz.viewer import PREDICTED, default_preprocess, static_views  # noqa: E402
+needs_gradcam = pytest.mark.skipif(importlib.util.find_spec("pytorch_grad_cam") is None,
+                                   reason="grad-cam not installed (pip install 'grad-cam>=1.5.4')")
 
 T, S = 8, 32
 
@@ -41,7 +43,8 @@ def models() -> dict:
     out = {}
     for seed, name in [(0, "random"), (1, "be")]:
         torch.manual_seed(seed)
-        m = build_model("r3d_tiny", head="classifier", num_classes=4, stem_pool=False)
+        m = build_model("r3d_tiny", head="classifier", num_classes=4, widths=(16, 32, 48, 64),
+                        stem_stride=(1, 2, 2), stem_pool=False)  # (B, 3, 8, 32, 32) -> (B, 64, 1, 2, 2)
         with torch.no_grad():
             m.head.fc.weight.normal_(0.0, 1.0)
         out[name] = m.eval()
@@ -105,6 +108,7 @@ def test_mp4_animation(tmp_path, clips):
 # The viewer
 
 
+@needs_gradcam
 def test_viewer_caches_maps_and_rerenders(clips, masks, models):
     pytest.importorskip("ipywidgets")
     from tbe_lib.viz.viewer import CamViewer
@@ -182,6 +186,7 @@ def test_viewer_with_callable_clips_and_label_free_maps(clips):
 # Static views
 
 
+@needs_gradcam
 def test_static_views_write_strips_gifs_and_summary(tmp_path, clips, masks, models):
     from PIL import Image
 

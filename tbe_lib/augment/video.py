@@ -167,7 +167,8 @@ def rgb_to_grayscale(x: Tensor) -> Tensor:
 
 
 def _blend(x: Tensor, other: Tensor, f: Tensor) -> Tensor:
-    return (f * x + (1 - f) * other).clamp_(0, 1)
+    """``f * x + (1 - f) * other``, clamped to [0, 1] (one fused lerp)."""
+    return torch.lerp(other.expand_as(x), x, f.expand_as(x) if f.dim() else f).clamp_(0, 1)
 
 
 def adjust_brightness(x: Tensor, factor: Tensor | float) -> Tensor:
@@ -192,28 +193,31 @@ def adjust_hue(x: Tensor, shift: Tensor | float) -> Tensor:
     with the hue ``h`` in sextants, channel ``n`` of ``(r, g, b) = (5, 3, 1)`` is
     ``max - (max - min) * clamp(min(k, 4 - k), 0, 1)`` with ``k = (n + h) mod 6``)."""
     r, g, b = x.unbind(1)
-    maxc, _ = x.max(dim=1)
-    minc, _ = x.min(dim=1)
-    delta = maxc - minc
-    safe = torch.where(delta > 0, delta, torch.ones_like(delta))
-    h = torch.where(maxc == r, (g - b) / safe, torch.where(maxc == g, 2.0 + (b - r) / safe, 4.0 + (r - g) / safe))
-    h = (h + 6.0 * _per_clip(shift, h)).unsqueeze(1)  # (B, 1, ...) sextants
+    maxc = x.amax(dim=1)  # amax/amin: no argmax indices (several times faster than max)
+    delta = maxc - x.amin(dim=1)
+    # hue in sextants times delta, then one division: r max -> g-b, g max -> 2d+b-r, b max -> 4d+r-g
+    h = torch.where(maxc == r, g - b, torch.where(maxc == g, (b - r).add_(delta, alpha=2.0), (r - g).add_(delta, alpha=4.0)))
+    h = h.div_(torch.where(delta > 0, delta, torch.ones_like(delta)))
+    h = h.add_(6.0 * _per_clip(shift, h)).unsqueeze(1)  # (B, 1, ...)
     n = torch.tensor([5.0, 3.0, 1.0], dtype=x.dtype, device=x.device).view(1, 3, *([1] * (x.dim() - 2)))
     k = (n + h).remainder_(6.0)
     w = torch.minimum(k, 4.0 - k).clamp_(0, 1)
-    return maxc.unsqueeze(1) - delta.unsqueeze(1) * w
+    return w.mul_(delta.unsqueeze(1)).neg_().add_(maxc.unsqueeze(1))
 
 
 _JITTER_OPS = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue)
 
 
-def color_jitter(x: Tensor, factors: Tensor, order: Tensor, apply: Tensor | None = None) -> Tensor:
+def color_jitter(
+    x: Tensor, factors: Tensor, order: Tensor, apply: Tensor | None = None, *, inplace: bool = False
+) -> Tensor:
     """Apply brightness, contrast, saturation and hue to each clip in its own order.
 
     ``factors``: ``(B, 4)`` (brightness, contrast, saturation, hue shift); ``order``: ``(B, 4)``
     a permutation of ``0..3`` per clip; ``apply``: ``(B,)`` bool, clips left unchanged where
-    False. The loop runs over the 4 slots x 4 ops, never over clips."""
-    x = x.clone()
+    False. The loop runs over the 4 slots x 4 ops, never over clips. ``inplace`` writes
+    into ``x``."""
+    x = x if inplace else x.clone()
     apply = torch.ones(x.shape[0], dtype=torch.bool, device=x.device) if apply is None else apply
     for slot in range(4):
         for op_id, op in enumerate(_JITTER_OPS):
@@ -302,7 +306,7 @@ class VideoAugment(nn.Module):
         x = hflip(x, p["flip"])
         if x.shape[1] == 3:
             if self.jitter is not None:
-                x = color_jitter(x, p["factors"], p["order"], p["jitter"])
+                x = color_jitter(x, p["factors"], p["order"], p["jitter"], inplace=True)
             if self.gray_p > 0:
                 x = torch.where(p["gray"].view(-1, 1, 1, 1, 1), rgb_to_grayscale(x).expand_as(x), x)
         return normalize(x, self.mean, self.std)

@@ -424,19 +424,21 @@ class ClipLoader:
         if self.sampler is not None:
             self.sampler.set_epoch(self.epoch)
         skipped: list[str] = []
-        for batch in self.dataloader:
-            if isinstance(batch, ClipBatch):
-                skipped.extend(batch.skipped)
-            yield batch
-        self.skipped_last_epoch = skipped
-        if skipped:
-            warnings.warn(
-                f"epoch {self.epoch}: {len(skipped)} items were replaced because of "
-                f"{len(set(skipped))} bad files (first: {sorted(set(skipped))[:5]})",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-        self.epoch += 1
+        try:
+            for batch in self.dataloader:
+                if isinstance(batch, ClipBatch):
+                    skipped.extend(batch.skipped)
+                yield batch
+            self.skipped_last_epoch = skipped
+            if skipped:
+                warnings.warn(
+                    f"epoch {self.epoch}: {len(skipped)} items were replaced because of "
+                    f"{len(set(skipped))} bad files (first: {sorted(set(skipped))[:5]})",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+        finally:  # also when the pass is cut short (break): the next pass is a new epoch
+            self.epoch += 1
 
 
 def build_loader(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Literal
 
 import torch
@@ -61,7 +61,7 @@ class LoopConfig:
     progress: Literal["auto", "bar", "log", "off"] = "auto"
     seed: int = 0
     deterministic: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    stop_after: int | None = None  # stop (with a checkpoint) at this step, e.g. a time budget or a test of resume
 
 
 def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
@@ -173,7 +173,8 @@ class Trainer:
         start_step = self.step
         sums: dict[str, float] = {}
         count = 0
-        while self.step < cfg.steps:
+        end = cfg.steps if cfg.stop_after is None else min(cfg.steps, cfg.stop_after)
+        while self.step < end:
             try:
                 batch = next(it)
             except StopIteration:
@@ -185,7 +186,7 @@ class Trainer:
             if float(D.all_reduce_mean(bad)) > 0:  # every rank stops together (no hang in a collective)
                 where = self.run.last_checkpoint if self.run.last_checkpoint.exists() else "none written yet"
                 raise TrainingDiverged(
-                    f"{self.desc}: loss is {float(loss)} at step {self.step + 1}; stopped without writing a checkpoint "
+                    f"{self.desc}: loss is {float(loss.detach())} at step {self.step + 1}; stopped without writing a checkpoint "
                     f"(last good checkpoint: {where}). Lower the learning rate, enable --clip-grad or use --amp off, "
                     "then resume or restart."
                 )
@@ -229,5 +230,21 @@ class Trainer:
         if bar is not None:
             bar.close()
         self.save()
+        self.check_replicas()
         return last
+
+    @torch.no_grad()
+    def check_replicas(self) -> float:
+        """Under DDP: the largest difference between any process's parameters and rank 0's
+        (written to ``RUN/replicas.json``); raises if they diverged. 0.0 in one process."""
+        if D.world_size() == 1:
+            return 0.0
+        flat = torch.cat([p.detach().float().reshape(-1) for p in self.module.parameters()])
+        ref = D.broadcast(flat.clone(), 0)
+        diff = D.all_reduce_mean((flat - ref).abs().max().reshape(1)) * D.world_size()  # sum of per-rank maxima
+        value = float(diff)
+        self.run.write_json("replicas.json", {"world_size": D.world_size(), "max_abs_diff_sum": value, "step": self.step})
+        if value > 0:
+            raise RuntimeError(f"DDP replicas diverged: parameters differ from rank 0 by up to {value:g}")
+        return value
 

@@ -258,8 +258,10 @@ def compute_cam(
             "self-supervised checkpoint): finetune or linear-probe it first, or use method='activation'"
         )
     out_device = clips.device
-    device = next(model.parameters()).device
-    x = clips.to(device=device, dtype=torch.float32)  # (B, 3, T, H, W)
+    param = next(model.parameters(), None)
+    device = clips.device if param is None else param.device
+    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    x = clips.to(device=device, dtype=dtype)  # (B, 3, T, H, W)
     size = tuple(x.shape[2:]) if size is None else tuple(int(s) for s in size)
     classes = _as_classes(target_class, x.shape[0], fc.out_features if fc is not None else None)
 

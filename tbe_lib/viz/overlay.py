@@ -74,7 +74,12 @@ def cam_strip(
     for name, cam in maps.items():
         ov = overlay(clip, cam, alpha=alpha, cmap=cmap)  # (T, H, W, 3)
         rows.append(torch.from_numpy(ov).permute(3, 0, 1, 2))  # (3, T, H, W), as frame_strip takes
-    return frame_strip(rows, [clip_label, *maps.keys()], frames=frames, title=title)
+    fig = frame_strip(rows, [clip_label, *maps.keys()], frames=frames, title=title)
+    n_cols = len(fig.axes) // len(rows)
+    for ax in fig.axes[::n_cols]:  # horizontal row labels: they may be several lines long
+        ax.yaxis.label.set(rotation=0, ha="right", va="center")
+    fig.tight_layout()
+    return fig
 
 
 def panel_frames(

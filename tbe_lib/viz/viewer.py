@@ -98,6 +98,8 @@ def _class_names(models: Mapping[str, nn.Module], class_names: Sequence[str] | N
 
 
 def _describe(name: str, cam: _Cam, names: list[str], area: float | None, html: bool) -> str:
+    """Caption: model, prediction, the class mapped (if another), actor mass vs. area.
+    ``html=False`` gives the short form used as a strip's row label."""
     def cname(k: int) -> str:
         return names[k] if 0 <= k < len(names) else str(k)
 
@@ -108,7 +110,7 @@ def _describe(name: str, cam: _Cam, names: list[str], area: float | None, html: 
             parts.append(f"map: {cname(cam.cls)} ({float(cam.probs[cam.cls]):.2f})")
     if cam.mass is not None and area is not None:
         ratio = cam.mass / area if area > 0 else float("nan")
-        parts.append(f"actor mass {cam.mass:.2f} (area {area:.2f}, x{ratio:.1f})")
+        parts.append(f"actor mass {cam.mass:.2f} (area {area:.2f}, x{ratio:.1f})" if html else f"actor x{ratio:.1f}")
     return ("<br>" if html else "\n").join(parts)
 
 
