@@ -69,7 +69,7 @@ class MoCo(nn.Module):
     """
 
     def __init__(self, encoder: nn.Module, dim: int = 128, queue_size: int = 4096, momentum: float = 0.999,
-                 temperature: float = 0.07, bn_groups: int = 2) -> None:
+                 temperature: float = 0.07, bn_groups: int = 2, group_queries: bool = False) -> None:
         super().__init__()
         if queue_size < 1:
             raise ValueError(f"queue_size must be >= 1, got {queue_size}")
@@ -80,6 +80,7 @@ class MoCo(nn.Module):
         for p in self.encoder_k.parameters():
             p.requires_grad_(False)
         self.momentum, self.temperature, self.bn_groups = momentum, temperature, bn_groups
+        self.group_queries = group_queries
         self.register_buffer("queue", F.normalize(torch.randn(queue_size, dim), dim=1))  # (K, C)
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
 
@@ -91,8 +92,10 @@ class MoCo(nn.Module):
     @torch.no_grad()
     def momentum_update(self) -> None:
         """θ_k ← m·θ_k + (1−m)·θ_q, parameters only (as the paper and MoCo)."""
-        for p_q, p_k in zip(self.encoder_q.parameters(), self.encoder_k.parameters()):
-            p_k.mul_(self.momentum).add_(p_q.detach(), alpha=1.0 - self.momentum)
+        k_params = list(self.encoder_k.parameters())
+        q_params = [p.detach() for p in self.encoder_q.parameters()]
+        torch._foreach_mul_(k_params, self.momentum)  # one fused call per list, not per tensor
+        torch._foreach_add_(k_params, q_params, alpha=1.0 - self.momentum)
 
     @torch.no_grad()
     def enqueue(self, keys: Tensor) -> None:
@@ -105,8 +108,8 @@ class MoCo(nn.Module):
         self.queue_ptr.fill_((int(self.queue_ptr) + keys.shape[0]) % K)
 
     def encode_query(self, x: Tensor) -> Tensor:
-        """Query embeddings (N, C) with per-group BN (the same grouping as the keys)."""
-        return grouped_forward(self.encoder_q, x, self.local_groups)
+        """Query embeddings (N, C): one BN batch per process (or ``local_groups`` groups)."""
+        return grouped_forward(self.encoder_q, x, self.local_groups if self.group_queries else 1)
 
     @torch.no_grad()
     def encode_key(self, x: Tensor) -> Tensor:
