@@ -175,8 +175,11 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="+", default=[0, 2])
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--device", default="auto", help="augmentation device")
+    ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads of the main process (0: torch's default)")
     ap.add_argument("--root", type=Path, default=None, help="data folder (default: a temporary one)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else ("cpu" if args.device == "auto" else args.device))
 
     tmp = tempfile.TemporaryDirectory() if args.root is None else None

@@ -137,14 +137,20 @@ def _open_pyav(path: Path, threads: int):
     return container, stream
 
 
-def _to_array(frame, hw: tuple[int, int] | None) -> np.ndarray:
-    """av.VideoFrame -> (H, W, 3) uint8 RGB, resized to ``hw`` when given.
+def _to_array(frame, hw: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """av.VideoFrame -> RGB planes ``(r, g, b)``, each an (H, W) uint8 view of the converted
+    frame, resized to ``hw`` when given.
 
-    swscale runs single-threaded: its default (one thread per core) costs several times more
-    than the conversion itself on clip-sized frames."""
+    swscale converts to planar ``gbrp``, single-threaded: planar output makes the final
+    (C, T, H, W) stack a plain copy, and swscale's default of one thread per core costs
+    several times more than the conversion itself on clip-sized frames."""
     if hw is None:
-        return frame.to_ndarray(format="rgb24", threads=1)
-    return frame.to_ndarray(format="rgb24", height=hw[0], width=hw[1], threads=1)
+        out = frame.reformat(format="gbrp", threads=1)
+    else:
+        out = frame.reformat(format="gbrp", height=hw[0], width=hw[1], threads=1)
+    h, w = out.height, out.width
+    g, b, r = (np.frombuffer(p, np.uint8).reshape(h, p.line_size)[:, :w] for p in out.planes)
+    return r, g, b
 
 
 def probe_num_frames(path: str | os.PathLike, *, backend: Backend = "pyav") -> int:
@@ -301,14 +307,14 @@ def read_video_all(
         hw = None
         if resize is not None:
             hw = resized_hw(stream.codec_context.height, stream.codec_context.width, resize)
-        arrays = [_to_array(f, hw) for f in container.decode(stream)]
+        arrays = [_to_array(f, hw) for f in container.decode(stream)]  # T x (C, H, W)
     except av.FFmpegError as e:
         raise DecodeError(f"cannot decode video {path}: {e}; the file may be corrupt or truncated") from None
     finally:
         container.close()
     if not arrays:
         raise DecodeError(f"{path} contains no decodable video frames")
-    return torch.from_numpy(np.stack(arrays)).permute(3, 0, 1, 2).contiguous()
+    return _stack_ctHW(arrays)
 
 
 # --------------------------------------------------------------------------------------
@@ -357,11 +363,17 @@ def _resize_tchw(x: Tensor, resize: int | None) -> Tensor:
     return TF.resize(x, [h, w], antialias=True)
 
 
-def _stack_ctHW(frames: list[np.ndarray]) -> Tensor:
-    """T x (C, H, W) arrays (any strides) -> (C, T, H, W) tensor in one copy. NumPy does the
-    copy single-threaded: torch's intra-op threads stall badly on small copies when the
-    cores are busy (e.g. with ``workers=0`` next to other processes)."""
-    return torch.from_numpy(np.stack(frames, axis=1))
+def _stack_ctHW(frames: Sequence) -> Tensor:
+    """T frames, each ``(C, H, W)`` (an array or a sequence of C planes, any strides) ->
+    contiguous ``(C, T, H, W)`` tensor, in one copy. NumPy copies single-threaded: torch's
+    intra-op threads stall on small copies when the cores are busy (e.g. ``workers=0`` next
+    to other processes)."""
+    c, (h, w) = len(frames[0]), frames[0][0].shape
+    out = np.empty((c, len(frames), h, w), dtype=np.uint8)
+    for t, frame in enumerate(frames):
+        for ch in range(c):
+            out[ch, t] = frame[ch]
+    return torch.from_numpy(out)
 
 
 def _unique(indices: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -391,8 +403,8 @@ def read_video_clip(
     if resolve_backend(backend) == "torchcodec":
         data = _read_torchcodec(path, needed, resize, threads)  # (T', C, H, W)
         return data[torch.from_numpy(inverse)].permute(1, 0, 2, 3).contiguous()
-    arrays = _read_pyav(path, needed, resize, threads)  # T' x (H, W, C)
-    return _stack_ctHW([arrays[j].transpose(2, 0, 1) for j in inverse])
+    arrays = _read_pyav(path, needed, resize, threads)  # T' x (C, H, W)
+    return _stack_ctHW([arrays[j] for j in inverse])
 
 
 def _decode_images(paths: list[Path], datas: list[Tensor]) -> list[Tensor]:

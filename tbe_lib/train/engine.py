@@ -156,8 +156,11 @@ class Trainer:
         batches: Callable[[int], Iterable[Any]],
         step_fn: Callable[[nn.Module, Any, int], tuple[Tensor, dict[str, float], int]],
         after_step: Callable[[nn.Module], None] | None = None,
+        callback: Callable[[int], None] | None = None,
     ) -> dict[str, float]:
-        """Train from ``self.step`` to ``cfg.steps``; returns the last logged metrics."""
+        """Train from ``self.step`` to ``cfg.steps``; returns the last logged metrics.
+
+        ``callback(step)`` runs after every step (e.g. epoch-end evaluation)."""
         cfg = self.cfg
         mode = _progress_mode(cfg.progress) if self.run.main else "off"
         bar = None
@@ -225,6 +228,8 @@ class Trainer:
                 sums, count, window_clips, window_t0 = {}, 0, 0, time.perf_counter()
             if bar is not None:
                 bar.update(1)
+            if callback is not None:
+                callback(self.step)
             if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.step < cfg.steps:
                 self.save()
         if bar is not None:

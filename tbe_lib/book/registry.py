@@ -1,0 +1,129 @@
+"""The book's notebooks, their order and their parameters under each profile: one registry.
+
+A *stage* is one notebook of ``notebooks/``; ``tbe reproduce`` executes the stages in the
+order of :data:`STAGES` (which must respect ``depends``) with the parameters of the chosen
+*profile*:
+
+=======  ===================================================================================
+smoke    tiny sizes: the whole book in a few minutes on a CPU (CI)
+cpu      the real results on the embedded benchmark, on a laptop CPU (default of ``make book``)
+full     more seeds and longer schedules on the embedded benchmark (a GPU helps)
+paper    the paper's settings on UCF101 / HMDB51 / Diving48 (GPUs; dataset roots as parameters)
+=======  ===================================================================================
+
+The parameters a notebook receives are ``PROFILES[p].common`` (only the keys the notebook's
+``parameters`` cell declares), then ``stage.params[p]`` (every key must be declared by the
+notebook: a typo is an error, not a silently ignored value), then the command line's
+overrides (``--data``). A notebook's defaults are the ``cpu`` profile's values, so it runs top
+to bottom in JupyterLab as it is.
+
+Adding a notebook: append a :class:`Stage` to :data:`STAGES` with its ``depends`` and one
+parameter dict per profile (a profile missing from ``params`` runs the notebook with its
+defaults plus the common keys); list ``book/<name>`` in ``_toc.yml``. A registered notebook
+whose file does not exist yet is skipped by the runner with a message, and the book shows a
+placeholder page for it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+__all__ = ["Profile", "Stage", "PROFILES", "STAGES", "stage_by_name"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A set of sizes for the whole book. ``common``: parameters offered to every notebook
+    (each notebook receives those it declares)."""
+
+    name: str
+    description: str
+    common: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One notebook of the book.
+
+    ``name``: the notebook's file stem (``notebooks/<name>.ipynb`` -> ``book/<name>.ipynb``);
+    ``title``: for messages and the placeholder page; ``depends``: names of the stages whose
+    outputs it reads (their cache keys enter its own); ``params``: profile name -> parameters
+    (overriding the notebook's defaults); ``notebook``: source path relative to the project
+    root when not ``notebooks/<name>.ipynb``."""
+
+    name: str
+    title: str
+    depends: tuple[str, ...] = ()
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    notebook: str | None = None
+
+    @property
+    def source(self) -> str:
+        return self.notebook or f"notebooks/{self.name}.ipynb"
+
+
+def _freeze(d: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(d))
+
+
+# ------------------------------------------------------------------------------- profiles
+#: ``data_dir``: the embedded benchmark's folder (smoke uses its own, so that a smoke run
+#: never replaces the cpu profile's data) or, for ``paper``, the folder holding the real
+#: datasets. ``run_dir``: where training notebooks keep checkpoints and logs.
+PROFILES: Mapping[str, Profile] = _freeze({
+    "smoke": Profile("smoke", "tiny sizes: the whole book in a few minutes on a CPU (CI)", _freeze({
+        "profile": "smoke", "data_dir": "data/synth-smoke", "synth_size": "smoke",
+        "run_dir": "runs/book/smoke", "device": "cpu", "seed": 0,
+    })),
+    "cpu": Profile("cpu", "the real results on the embedded benchmark, on a laptop CPU", _freeze({
+        "profile": "cpu", "data_dir": "data/synth", "synth_size": "default",
+        "run_dir": "runs/book/cpu", "device": "cpu", "seed": 0,
+    })),
+    "full": Profile("full", "more seeds and longer schedules on the embedded benchmark", _freeze({
+        "profile": "full", "data_dir": "data/synth", "synth_size": "default",
+        "run_dir": "runs/book/full", "device": "auto", "seed": 0,
+    })),
+    "paper": Profile("paper", "the paper's settings on UCF101 / HMDB51 / Diving48 (GPUs)", _freeze({
+        "profile": "paper", "data_dir": "data", "synth_size": "default",
+        "run_dir": "runs/book/paper", "device": "auto", "seed": 0,
+    })),
+})
+
+
+# --------------------------------------------------------------------------------- stages
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        "01_background_erasing", "What Background Erasing does to a clip",
+        params={
+            # figures and the pixel check render clips in memory (no data on disk needed)
+            "smoke": {"n_videos": 8, "timing_batch": 4, "timing_frames": 8, "timing_size": 32, "timing_repeats": 5},
+            "cpu": {"n_videos": 64, "timing_batch": 16, "timing_frames": 16, "timing_size": 112, "timing_repeats": 20},
+            "full": {"n_videos": 256, "timing_batch": 16, "timing_frames": 16, "timing_size": 112, "timing_repeats": 50},
+            "paper": {"n_videos": 256, "timing_batch": 16, "timing_frames": 16, "timing_size": 224, "timing_repeats": 50},
+        },
+    ),
+    Stage(
+        "02_data", "The data: the embedded background trap and the real datasets",
+        params={
+            "smoke": {"probe_videos": 16, "loader_batch": 4},
+            "cpu": {"probe_videos": 0, "loader_batch": 8},  # 0: every video of each split
+            "full": {"probe_videos": 0, "loader_batch": 8},
+            "paper": {"probe_videos": 0, "loader_batch": 8},
+        },
+    ),
+    # ---- filled in by the notebooks' authors: same shape as above --------------------------
+    Stage("03_pretraining", "Self-supervised pretraining: MoCo vs BE", depends=("02_data",)),
+    Stage("04_finetuning", "Finetuning and the background trap", depends=("03_pretraining",)),
+    Stage("05_retrieval", "Video retrieval", depends=("03_pretraining",)),
+    Stage("06_activation_maps", "Where the models look: activation maps", depends=("04_finetuning",)),
+    Stage("07_results", "Results", depends=("04_finetuning", "05_retrieval", "06_activation_maps")),
+)
+
+
+def stage_by_name(name: str, stages: tuple[Stage, ...] = STAGES) -> Stage:
+    """The stage called ``name`` (``ValueError`` listing the known names otherwise)."""
+    for s in stages:
+        if s.name == name:
+            return s
+    raise ValueError(f"unknown notebook {name!r}; registered: {', '.join(s.name for s in stages)}")

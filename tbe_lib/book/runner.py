@@ -1,0 +1,444 @@
+"""``tbe reproduce``: execute the book's notebooks with papermill, cache them, build the site.
+
+For each stage of the registry (:mod:`.registry`), in order:
+
+1. Parameters: the profile's common keys the notebook declares, the stage's per-profile
+   values, the command line's overrides (:func:`resolve_parameters`).
+2. Cache key (:func:`stage_key`): SHA-256 of the notebook's source, the parameters, the
+   profile, the source of every ``tbe_lib`` module (:func:`library_hash`) and the keys of the
+   upstream stages. ``book/.cache/<name>.json`` records the key of the executed copy
+   ``book/<name>.ipynb``; when both are there and the key matches, the stage is skipped.
+3. Execution (:func:`execute_stage`): papermill, kernel ``python3`` pinned to *this*
+   interpreter (a kernelspec written to a temporary ``JUPYTER_PATH``, so a user-level
+   ``python3`` kernel of another Python cannot be picked up), working directory = the
+   notebook's folder (as in JupyterLab), environment ``PAPERMILL_EXECUTION=1``,
+   ``TBE_PROGRESS=log`` (training loops print log lines instead of bars) and
+   ``TBE_PROJECT_ROOT``; cell output is streamed to the console. The notebook is written to
+   ``book/.<name>.running.ipynb`` and renamed to ``book/<name>.ipynb`` on success. On
+   failure it is renamed ``book/<name>.failed.ipynb``, :class:`StageError` names the
+   notebook and the cell, and nothing else is touched: earlier stages' outputs stay.
+
+Registered notebooks whose source does not exist yet are skipped with a message. Every
+registered stage without an executed copy in ``book/`` gets a placeholder page
+``book/<name>.md`` (first line :data:`PLACEHOLDER_MARK`), removed when the notebook is
+executed, so ``_toc.yml`` can list all chapters and the site always builds cleanly.
+
+Finally :func:`build_site` runs ``jupyter-book build`` on the project root (``_config.yml``
+says ``execute_notebooks: off``: nothing is re-executed) into ``book/_build/html``.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from .registry import PROFILES, STAGES, Profile, Stage
+
+__all__ = [
+    "StageError",
+    "BuildError",
+    "StageResult",
+    "PLACEHOLDER_MARK",
+    "library_hash",
+    "stage_key",
+    "declared_parameters",
+    "resolve_parameters",
+    "check_registry",
+    "execute_stage",
+    "reproduce",
+    "build_site",
+    "write_placeholders",
+]
+
+PLACEHOLDER_MARK = "<!-- tbe-placeholder: written by tbe reproduce, replaced when the notebook is executed -->"
+KERNEL_NAME = "python3"
+
+
+class StageError(RuntimeError):
+    """A notebook failed: ``stage``, ``cell_index`` (0-based, in the executed copy),
+    ``exec_count``, ``ename``, ``evalue`` and ``failed_path`` (the partial notebook)."""
+
+    def __init__(self, message: str, *, stage: str, cell_index: int | None = None, exec_count: int | None = None,
+                 ename: str | None = None, evalue: str | None = None, failed_path: Path | None = None):
+        super().__init__(message)
+        self.stage, self.cell_index, self.exec_count = stage, cell_index, exec_count
+        self.ename, self.evalue, self.failed_path = ename, evalue, failed_path
+
+
+class BuildError(RuntimeError):
+    """``jupyter-book build`` failed (the message holds the end of its output)."""
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What happened to one stage: ``status`` is ``executed``, ``cached``, ``missing``
+    (no source notebook) or ``not-selected`` (left out by ``only``)."""
+
+    name: str
+    status: str
+    seconds: float = 0.0
+    key: str | None = None
+    output: Path | None = None
+
+
+# ----------------------------------------------------------------------------- cache keys
+def _sha(*parts: bytes) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(len(p).to_bytes(8, "little"))
+        h.update(p)
+    return h.hexdigest()
+
+
+def library_hash(package_dir: str | os.PathLike | None = None) -> str:
+    """SHA-256 over the relative paths and contents of every ``*.py`` file of ``tbe_lib``
+    (or of ``package_dir``), in sorted order: any code change gives a new hash."""
+    pkg = Path(package_dir) if package_dir is not None else Path(__file__).resolve().parents[1]
+    parts: list[bytes] = []
+    for f in sorted(pkg.rglob("*.py")):
+        if "__pycache__" in f.parts:
+            continue
+        parts += [f.relative_to(pkg).as_posix().encode(), f.read_bytes()]
+    return _sha(*parts)
+
+
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, default=str, separators=(",", ":")).encode()
+
+
+def stage_key(notebook: Path | None, params: Mapping[str, Any], profile: str, lib_hash: str,
+              upstream: Sequence[str] = ()) -> str:
+    """The cache key of one stage (hex, 16 chars). ``notebook=None`` (no source yet) keys as
+    ``missing`` so that downstream stages re-run once it appears."""
+    src = notebook.read_bytes() if notebook is not None and notebook.is_file() else b"missing"
+    return _sha(src, _canonical(dict(params)), profile.encode(), lib_hash.encode(), *[u.encode() for u in upstream])[:16]
+
+
+# ----------------------------------------------------------------------------- parameters
+def declared_parameters(notebook: Path) -> dict[str, Any]:
+    """The names (and default values as written) of the notebook's ``parameters`` cell.
+    ``ValueError`` when it has no cell tagged ``parameters``."""
+    import nbformat
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not cells:
+        raise ValueError(f"{notebook}: no cell tagged 'parameters'; tag the first code cell 'parameters' "
+                         "(JupyterLab: property inspector > cell tags)")
+    import papermill as pm
+
+    return {name: info["default"] for name, info in pm.inspect_notebook(str(notebook)).items()}
+
+
+def resolve_parameters(stage: Stage, profile: Profile, declared: Mapping[str, Any] | set[str],
+                       overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The parameters ``stage`` runs with under ``profile``: the profile's common keys that
+    the notebook declares, then the stage's values for the profile, then ``overrides``
+    (kept only where declared). A stage value the notebook does not declare is an error."""
+    names = set(declared)
+    params = {k: v for k, v in profile.common.items() if k in names}
+    own = dict(stage.params.get(profile.name, {}))
+    unknown = sorted(set(own) - names)
+    if unknown:
+        raise ValueError(
+            f"registry: stage {stage.name!r}, profile {profile.name!r} sets {unknown}, which the notebook's "
+            f"parameters cell does not declare (declared: {sorted(names)}); fix the registry or the notebook"
+        )
+    params.update(own)
+    params.update({k: v for k, v in (overrides or {}).items() if k in names})
+    return params
+
+
+def check_registry(stages: Sequence[Stage], profiles: Mapping[str, Profile]) -> None:
+    """Unique names, dependencies registered earlier in the list, known profile names."""
+    seen: set[str] = set()
+    for s in stages:
+        if s.name in seen:
+            raise ValueError(f"registry: stage {s.name!r} is registered twice")
+        for d in s.depends:
+            if d not in seen:
+                raise ValueError(f"registry: stage {s.name!r} depends on {d!r}, which is not registered before it")
+        bad = sorted(set(s.params) - set(profiles))
+        if bad:
+            raise ValueError(f"registry: stage {s.name!r} has parameters for unknown profiles {bad}; known: {sorted(profiles)}")
+        seen.add(s.name)
+
+
+# ------------------------------------------------------------------------------ execution
+@contextlib.contextmanager
+def _kernel_env(project_root: Path) -> Iterator[None]:
+    """A ``python3`` kernelspec that runs this interpreter, first on ``JUPYTER_PATH``, and
+    the environment variables the notebooks see, for the duration of the block."""
+    with tempfile.TemporaryDirectory(prefix="tbe-kernel-") as tmp:
+        spec_dir = Path(tmp) / "kernels" / KERNEL_NAME
+        spec_dir.mkdir(parents=True)
+        spec = {
+            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "Python 3 (ipykernel)",
+            "language": "python",
+            "metadata": {"debugger": True},
+        }
+        (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
+        env = {
+            "JUPYTER_PATH": os.pathsep.join(p for p in (tmp, os.environ.get("JUPYTER_PATH", "")) if p),
+            "PAPERMILL_EXECUTION": "1",
+            "TBE_PROGRESS": "log",
+            "TBE_PROJECT_ROOT": str(project_root),
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+            "PYDEVD_DISABLE_FILE_VALIDATION": "1",  # silences a debugger warning on frozen modules
+        }
+        old = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            yield
+        finally:
+            for k, v in old.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+@contextlib.contextmanager
+def _stream_papermill(enabled: bool) -> Iterator[None]:
+    """Send papermill's log (cell output with ``log_output=True``) to stderr while running."""
+    logger = logging.getLogger("papermill")
+    if not enabled or logger.handlers:
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("    | %(message)s"))
+    old_level, old_propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+        logger.propagate = old_propagate
+
+
+def execute_stage(name: str, source: Path, out_dir: Path, params: Mapping[str, Any], *,
+                  project_root: Path, log_output: bool = True, kernel_name: str = KERNEL_NAME,
+                  timeout: float | None = None) -> Path:
+    """Execute ``source`` with papermill into ``out_dir/<name>.ipynb`` (atomically).
+
+    On a failing cell: the partial notebook becomes ``out_dir/<name>.failed.ipynb`` and
+    :class:`StageError` names the notebook, the cell and the error. Any existing
+    ``out_dir/<name>.ipynb`` is left as it was."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    running = out_dir / f".{name}.running.ipynb"
+    failed = out_dir / f"{name}.failed.ipynb"
+    final = out_dir / f"{name}.ipynb"
+    with _kernel_env(project_root), _stream_papermill(log_output):
+        try:
+            pm.execute_notebook(
+                str(source), str(running), parameters=dict(params), kernel_name=kernel_name,
+                log_output=log_output, progress_bar=False, cwd=str(source.parent),
+                execution_timeout=timeout, report_mode=False,
+            )
+        except PapermillExecutionError as e:
+            if running.exists():
+                os.replace(running, failed)
+            first_line = str(e.evalue).strip().splitlines()[0] if str(e.evalue).strip() else ""
+            raise StageError(
+                f"notebook {name} ({source}) failed in cell {e.cell_index} (execution count {e.exec_count}): "
+                f"{e.ename}: {first_line}\n  the partial notebook is kept in {failed}; earlier notebooks' outputs are intact",
+                stage=name, cell_index=e.cell_index, exec_count=e.exec_count, ename=e.ename, evalue=e.evalue,
+                failed_path=failed,
+            ) from None
+        except BaseException:  # kernel death, timeout, Ctrl-C: keep what ran for inspection
+            if running.exists():
+                os.replace(running, failed)
+            raise
+    os.replace(running, final)
+    if failed.exists():
+        failed.unlink()
+    return final
+
+
+def _placeholder_text(stage: Stage, reason: str) -> str:
+    return (
+        f"{PLACEHOLDER_MARK}\n# {stage.title}\n\n"
+        f"```{{note}}\nThis chapter (`{stage.source}`) has not been executed for this build: {reason}\n```\n"
+    )
+
+
+def write_placeholders(stages: Sequence[Stage], out_dir: Path, project_root: Path) -> list[str]:
+    """Write ``out_dir/<name>.md`` for every stage without an executed ``<name>.ipynb``; remove
+    our placeholders where the notebook now exists. Returns the names given a placeholder."""
+    written = []
+    for s in stages:
+        md, nb = out_dir / f"{s.name}.md", out_dir / f"{s.name}.ipynb"
+        ours = md.is_file() and md.read_text(errors="replace").startswith(PLACEHOLDER_MARK)
+        if nb.is_file():
+            if ours:
+                md.unlink()
+            continue
+        if md.is_file() and not ours:
+            continue  # a hand-written page of that name: leave it
+        src = project_root / s.source
+        reason = ("its notebook does not exist yet." if not src.is_file()
+                  else "run `tbe reproduce` (or `make book`) to execute it.")
+        md.write_text(_placeholder_text(s, reason))
+        written.append(s.name)
+    return written
+
+
+def _read_record(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _fmt_s(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def reproduce(
+    profile: str = "cpu",
+    *,
+    only: Sequence[str] | None = None,
+    force: bool = False,
+    out: str | os.PathLike = "book",
+    data: str | os.PathLike | None = None,
+    project_root: str | os.PathLike = ".",
+    stages: Sequence[Stage] = STAGES,
+    profiles: Mapping[str, Profile] = PROFILES,
+    build: bool = True,
+    strict: bool = False,
+    log_output: bool = True,
+    timeout: float | None = None,
+    log: Callable[[str], None] = print,
+) -> list[StageResult]:
+    """Execute the book's notebooks for ``profile`` and build the site; returns one
+    :class:`StageResult` per registered stage.
+
+    ``only``: stage names to consider (the others are neither run nor checked; upstream
+    stages that are not up to date are reported). ``force``: re-run even when cached.
+    ``out``: folder of the executed notebooks and of ``_build`` (relative to ``project_root``
+    unless absolute). ``data``: overrides the ``data_dir`` parameter. ``build``: run
+    ``jupyter-book build`` at the end (``strict``: warnings are errors). Raises
+    :class:`StageError` on the first failing notebook, :class:`BuildError` if the build fails."""
+    root = Path(project_root).resolve()
+    if profile not in profiles:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(profiles)}")
+    prof = profiles[profile]
+    check_registry(stages, profiles)
+    names = [s.name for s in stages]
+    if only:
+        unknown = [n for n in only if n not in names]
+        if unknown:
+            raise ValueError(f"--only: unknown notebook(s) {unknown}; registered: {', '.join(names)}")
+    out_dir = Path(out) if Path(out).is_absolute() else root / out
+    cache_dir = out_dir / ".cache"
+    overrides: dict[str, Any] = {}
+    if data is not None:
+        overrides["data_dir"] = str(Path(data).resolve())
+
+    lib = library_hash()
+    keys: dict[str, str] = {}
+    results: list[StageResult] = []
+    t_all = time.perf_counter()
+    log(f"[reproduce] profile {profile}: {prof.description}")
+    for i, stage in enumerate(stages, 1):
+        src = root / stage.source
+        tag = f"[reproduce] ({i}/{len(stages)}) {stage.name}"
+        upstream = [keys[d] for d in stage.depends]
+        if not src.is_file():
+            keys[stage.name] = stage_key(None, {}, profile, lib, upstream)
+            log(f"{tag}: {stage.source} does not exist yet: skipped")
+            results.append(StageResult(stage.name, "missing"))
+            continue
+        params = resolve_parameters(stage, prof, declared_parameters(src), overrides)
+        key = keys[stage.name] = stage_key(src, params, profile, lib, upstream)
+        final = out_dir / f"{stage.name}.ipynb"
+        record_path = cache_dir / f"{stage.name}.json"
+        if only and stage.name not in only:
+            results.append(StageResult(stage.name, "not-selected", key=key))
+            continue
+        stale_up = [d for d in stage.depends
+                    if (_read_record(cache_dir / f"{d}.json") or {}).get("key") != keys[d]
+                    and (root / next(s for s in stages if s.name == d).source).is_file()]
+        if stale_up:
+            log(f"{tag}: warning: upstream {', '.join(stale_up)} not up to date for profile {profile} "
+                "(run without --only to refresh)")
+        record = _read_record(record_path)
+        if not force and record is not None and record.get("key") == key and final.is_file():
+            log(f"{tag}: up to date (key {key}, ran {_fmt_s(record.get('seconds', 0.0))} on {record.get('finished', '?')}): skipped")
+            results.append(StageResult(stage.name, "cached", key=key, output=final))
+            continue
+        shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        log(f"{tag}: running ({shown})")
+        t0 = time.perf_counter()
+        try:
+            execute_stage(stage.name, src, out_dir, params, project_root=root, log_output=log_output, timeout=timeout)
+        except StageError:
+            log(f"{tag}: FAILED after {_fmt_s(time.perf_counter() - t0)}")
+            raise
+        dt = time.perf_counter() - t0
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        rec = {"key": key, "profile": profile, "params": params, "seconds": round(dt, 2),
+               "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "notebook": stage.source, "library_hash": lib[:16],
+               "upstream": dict(zip(stage.depends, upstream))}
+        tmp = record_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(rec, indent=1, default=str) + "\n")
+        os.replace(tmp, record_path)
+        log(f"{tag}: done in {_fmt_s(dt)} -> {final.relative_to(root) if final.is_relative_to(root) else final}")
+        results.append(StageResult(stage.name, "executed", dt, key, final))
+
+    missing_pages = write_placeholders(stages, out_dir, root)
+    if missing_pages:
+        log(f"[reproduce] placeholder pages for: {', '.join(missing_pages)}")
+    log(f"[reproduce] notebooks: {_fmt_s(time.perf_counter() - t_all)}")
+    if build:
+        t0 = time.perf_counter()
+        html = build_site(root, out_dir, strict=strict, log=log)
+        log(f"[reproduce] site built in {_fmt_s(time.perf_counter() - t0)}: {html / 'index.html'}")
+    return results
+
+
+# ---------------------------------------------------------------------------------- build
+def build_site(project_root: str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
+               strict: bool = False, all_pages: bool = False, log: Callable[[str], None] = print) -> Path:
+    """``jupyter-book build`` of ``project_root`` (its ``_config.yml``/``_toc.yml``) into
+    ``out_dir/_build/html`` (default ``project_root/book``); returns the html folder.
+    ``strict``: Sphinx warnings are errors. :class:`BuildError` with the warnings and the end
+    of the output when the build fails or writes no ``index.html``."""
+    root = Path(project_root).resolve()
+    out = Path(out_dir).resolve() if out_dir is not None else root / "book"
+    for f in ("_config.yml", "_toc.yml"):
+        if not (root / f).is_file():
+            raise BuildError(f"{root / f} not found: jupyter-book needs _config.yml and _toc.yml at the project root")
+    cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(root),
+           "--path-output", str(out)]
+    if strict:
+        cmd += ["-W", "-n", "--keep-going"]
+    if all_pages:
+        cmd += ["--all"]
+    log(f"[reproduce] jupyter-book build {root.name} -> {out / '_build' / 'html'}")
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    output = proc.stdout + proc.stderr
+    warnings = [ln for ln in output.splitlines() if "WARNING" in ln or "ERROR" in ln]
+    html = out / "_build" / "html"
+    if proc.returncode != 0 or not (html / "index.html").is_file():
+        detail = "\n".join(warnings[-20:]) or output[-4000:]
+        raise BuildError(f"jupyter-book build failed (exit {proc.returncode}):\n{detail}")
+    for w in warnings:
+        log(f"[reproduce] build {w.strip()}")
+    return html
