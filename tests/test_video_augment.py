@@ -75,10 +75,13 @@ def test_generator_determinism():
     assert not torch.equal(aug(x, generator=gen(3)), aug(x, generator=gen(4)))
 
 
-def test_identity_crop_is_exact_and_flip():
+@pytest.mark.parametrize("method", ["roi_align", "resize"])
+def test_identity_crop_is_exact_and_flip(method):
     # scale 1 at the image's own aspect ratio and size: crop + resample is the identity
     x = rand_u8(3, 3, 2, 20, 28)
-    ident = VideoAugment((20, 28), scale=(1, 1), ratio=(28 / 20, 28 / 20), flip=False, jitter=None, gray_p=0)
+    ident = VideoAugment(
+        (20, 28), scale=(1, 1), ratio=(28 / 20, 28 / 20), flip=False, jitter=None, gray_p=0, crop_method=method
+    )
     ref = normalize(x.float() / 255, IMAGENET_MEAN, IMAGENET_STD)
     assert torch.allclose(ident(x), ref, atol=1e-6)
     mask = torch.tensor([True, False, True])
@@ -101,12 +104,21 @@ def test_crop_boxes_and_resized_crop():
     assert area.min() > 0.18 and area.max() <= 1.0 and area.std() > 0.1
     assert ((w / h) > 0.7).all() and ((w / h) < 1.4).all()
     assert torch.equal(boxes, sample_crop_boxes(500, 60, 80, generator=gen(0)))
-    # an integer box at its own size is an exact crop
+    # an integer box at its own size is an exact crop, with both methods
     x = torch.rand(2, 3, 2, 30, 40, generator=gen(1))
     box = torch.tensor([[5.0, 3.0, 25.0, 18.0], [0.0, 0.0, 20.0, 15.0]])
-    out = resized_crop(x, box, (15, 20))
-    assert torch.allclose(out[0], x[0, :, :, 3:18, 5:25], atol=1e-6)
-    assert torch.allclose(out[1], x[1, :, :, 0:15, 0:20], atol=1e-6)
+    for method in ("roi_align", "resize"):
+        out = resized_crop(x, box, (15, 20), method=method)
+        assert torch.allclose(out[0], x[0, :, :, 3:18, 5:25], atol=1e-6)
+        assert torch.allclose(out[1], x[1, :, :, 0:15, 0:20], atol=1e-6)
+    # downscaling a smooth image: the two methods agree (both antialias), uint8 in -> [0, 1] out
+    smooth = torch.nn.functional.interpolate(torch.rand(2, 3 * 2, 8, 10, generator=gen(2)), size=(60, 80), mode="bilinear")
+    u8 = (smooth * 255).round().to(torch.uint8).reshape(2, 3, 2, 60, 80)
+    big = torch.tensor([[4.0, 2.0, 74.0, 58.0], [10.0, 0.0, 60.0, 40.0]])
+    a = resized_crop(u8, big, 16, method="roi_align")
+    b = resized_crop(u8, big, 16, method="resize")
+    assert a.dtype == b.dtype == torch.float32 and 0 <= a.min() and a.max() <= 1
+    assert (a - b).abs().mean() < 0.01
 
 
 def test_eval_center_crop_exact():

@@ -131,7 +131,9 @@ def _open_pyav(path: Path, threads: int):
         container.close()
         raise DecodeError(f"{path} has no video stream")
     stream = container.streams.video[0]
-    if threads != 1:
+    if threads == 1:
+        stream.thread_count = 1  # PyAV's default (0) starts a thread per core for every file
+    else:
         stream.thread_type = "AUTO"
         stream.thread_count = threads  # 0: FFmpeg picks from the core count
     return container, stream
@@ -190,12 +192,12 @@ class _Overshoot(Exception):
     pass
 
 
-def _decode_run(container, stream, run: np.ndarray, seek_index: int | None, timing, hw) -> dict[int, np.ndarray]:
+def _decode_run(container, stream, run: np.ndarray, seek_index: int | None, timing, hw) -> dict[int, tuple]:
     """Decode the frames of ``run`` after seeking to frame ``seek_index`` (None: from the
     start, counting frames when timestamps are unusable)."""
     first = int(run[0])
     pending = list(run)[::-1]  # pop() gives the smallest pending index
-    out: dict[int, np.ndarray] = {}
+    out: dict[int, tuple] = {}  # frame index -> RGB planes
     if timing is None:  # no frame rate / no timestamps: count frames from the start
         container.seek(0, stream=stream, backward=True)
         count = 0
@@ -242,22 +244,25 @@ def _decode_run(container, stream, run: np.ndarray, seek_index: int | None, timi
 
 
 def _pyav_timing(stream):
+    """``(start_pts, frame index -> pts, pts -> frame index)`` from the stream's frame rate and
+    time base (exact integer arithmetic), or None when they are unknown."""
     rate = stream.average_rate or stream.guessed_rate
     if not rate or stream.time_base is None:
         return None
-    fps, tb = Fraction(rate), Fraction(stream.time_base)
+    ticks = Fraction(rate) * Fraction(stream.time_base)  # frames per pts tick
+    p, q = ticks.numerator, ticks.denominator
     start = stream.start_time or 0
 
-    def to_pts(i: int) -> int:
-        return start + int(round(Fraction(i) / fps / tb))
+    def to_pts(i: int) -> int:  # round(i / ticks)
+        return start + (2 * i * q + p) // (2 * p)
 
-    def to_index(pts: int) -> int:
-        return int(round((pts - start) * tb * fps))
+    def to_index(pts: int) -> int:  # round((pts - start) * ticks)
+        return (2 * (pts - start) * p + q) // (2 * q)
 
     return start, to_pts, to_index
 
 
-def _read_pyav(path: Path, needed: np.ndarray, resize: int | None, threads: int) -> list[np.ndarray]:
+def _read_pyav(path: Path, needed: np.ndarray, resize: int | None, threads: int) -> list[tuple]:
     import av
 
     container, stream = _open_pyav(path, threads)
@@ -266,7 +271,7 @@ def _read_pyav(path: Path, needed: np.ndarray, resize: int | None, threads: int)
         if resize is not None:
             hw = resized_hw(stream.codec_context.height, stream.codec_context.width, resize)
         timing = _pyav_timing(stream)
-        frames: dict[int, np.ndarray] = {}
+        frames: dict[int, tuple] = {}
         for run in _runs(needed):
             first = int(run[0])
             tries: list[int | None] = [first] + [max(first - b, 0) for b in _SEEK_BACKOFF if first - b > 0] + [None]

@@ -1,0 +1,63 @@
+"""The research book: the notebook registry and profiles (:mod:`.registry`), the papermill
+runner with its cache and the site build (:mod:`.runner`), helpers the notebooks share
+(:mod:`.helpers`) and the ``tbe reproduce`` command (:func:`add_cli`).
+
+    tbe reproduce --profile smoke|cpu|full|paper [--only NAME ...] [--force] [--out book/] [--data DIR]
+
+Heavy imports (papermill, jupyter-book) happen inside the functions.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .registry import PROFILES, STAGES, Profile, Stage, stage_by_name
+
+__all__ = ["PROFILES", "STAGES", "Profile", "Stage", "stage_by_name", "add_cli"]
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from .runner import BuildError, StageError, build_site, reproduce
+
+    try:
+        if args.build_only:
+            build_site(args.root, Path(args.root) / args.out if not Path(args.out).is_absolute() else args.out,
+                       strict=args.strict)
+            return 0
+        reproduce(args.profile, only=args.only, force=args.force, out=args.out, data=args.data,
+                  project_root=args.root, build=not args.no_build, strict=args.strict,
+                  log_output=not args.quiet, timeout=args.cell_timeout,
+                  log=lambda m: print(m, flush=True))
+    except StageError as e:
+        print(f"tbe reproduce: error: {e}", file=sys.stderr)
+        return 1
+    except BuildError as e:
+        print(f"tbe reproduce: error: {e}", file=sys.stderr)
+        return 3
+    return 0
+
+
+def add_cli(subparsers: "argparse._SubParsersAction") -> None:
+    """Add ``tbe reproduce`` to ``subparsers`` (handler in ``func``)."""
+    profiles = ", ".join(f"{p.name} ({p.description})" for p in PROFILES.values())
+    p = subparsers.add_parser(
+        "reproduce",
+        help="execute the book's notebooks (papermill) and build the site (jupyter-book)",
+        description="Execute notebooks/*.ipynb with the profile's parameters into book/ (skipping "
+        "notebooks whose code, parameters and inputs have not changed), then build the site into "
+        f"book/_build/html. Profiles: {profiles}. Notebooks, in order: {', '.join(s.name for s in STAGES)}.",
+    )
+    p.add_argument("--profile", choices=list(PROFILES), default="cpu", help="sizes of the run (default: %(default)s)")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="execute only these notebooks (names as in notebooks/, no .ipynb)")
+    p.add_argument("--force", action="store_true", help="re-execute even when the cache says up to date")
+    p.add_argument("--out", default="book", help="folder of the executed notebooks and of _build (default: %(default)s)")
+    p.add_argument("--data", default=None, help="data folder passed as the notebooks' data_dir "
+                   "(embedded benchmark; for --profile paper, the folder holding the datasets)")
+    p.add_argument("--root", default=".", help="project root with _config.yml, _toc.yml and notebooks/ (default: .)")
+    p.add_argument("--no-build", action="store_true", help="execute the notebooks but do not build the site")
+    p.add_argument("--build-only", action="store_true", help="only build the site from the executed notebooks")
+    p.add_argument("--strict", action="store_true", help="treat Sphinx warnings as errors")
+    p.add_argument("--quiet", action="store_true", help="do not stream cell output to the console")
+    p.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell before failing (default: none)")
+    p.set_defaults(func=_cmd_reproduce)

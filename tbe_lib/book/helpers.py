@@ -1,0 +1,215 @@
+"""Small helpers shared by the book's notebooks (so no notebook copies code from another).
+
+* paths: :func:`project_root`, :func:`project_path` (notebooks run with the working
+  directory ``notebooks/`` in JupyterLab and under ``tbe reproduce``; parameters name paths
+  relative to the project root);
+* data: :func:`ensure_synth` (the embedded benchmark at a folder, generated if absent),
+  :func:`clip_tensor`, :func:`render_clips` (benchmark videos rendered in memory with their
+  actor masks), :func:`single_frame_matrix` (one decoded frame per video, for linear probes);
+* numbers: :func:`glue` (myst-nb ``glue`` that also works outside a book build),
+  :func:`median_ms` (a small timing with medians), :func:`be_region_change` (how much BE
+  changes background vs actor pixels), :func:`denormalize` (augmented views for display).
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = [
+    "in_papermill",
+    "project_root",
+    "project_path",
+    "ensure_synth",
+    "clip_tensor",
+    "render_clips",
+    "single_frame_matrix",
+    "glue",
+    "median_ms",
+    "be_region_change",
+    "denormalize",
+    "read_json",
+    "load_module",
+]
+
+
+def in_papermill() -> bool:
+    """Whether the notebook runs under ``tbe reproduce`` / papermill (plain log lines, no bars)."""
+    return bool(os.environ.get("PAPERMILL_EXECUTION")) or os.environ.get("TBE_PROGRESS") == "log"
+
+
+def project_root() -> Path:
+    """``$TBE_PROJECT_ROOT`` (set by ``tbe reproduce``), else the first folder upwards from the
+    working directory holding ``_toc.yml`` and ``tbe_lib/``, else the working directory."""
+    env = os.environ.get("TBE_PROJECT_ROOT")
+    if env:
+        return Path(env)
+    here = Path.cwd().resolve()
+    for d in (here, *here.parents):
+        if (d / "_toc.yml").is_file() and (d / "tbe_lib").is_dir():
+            return d
+    return here
+
+
+def project_path(path: str | os.PathLike) -> Path:
+    """``path`` if absolute, else relative to :func:`project_root`."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else project_root() / p
+
+
+def ensure_synth(data_dir: str | os.PathLike, size: str = "default", *, workers: int | None = None,
+                 **overrides: Any) -> Path:
+    """The embedded benchmark of preset ``size`` (with ``SynthConfig`` field ``overrides``,
+    e.g. ``camera="pan"``) at ``data_dir`` (relative to the project root): generated there
+    if absent or from another config, reused as is otherwise. Returns the absolute folder."""
+    from tbe_lib.data.synth import config_for, generate, load_manifest
+
+    out = project_path(data_dir)
+    cfg = config_for(size, **overrides)
+    t0 = time.perf_counter()
+    before = (load_manifest(out) or {}).get("hash") if out.exists() else None
+    generate(out, cfg, workers=workers, progress=not in_papermill())
+    after = (load_manifest(out) or {}).get("hash")
+    if before != after:
+        print(f"generated the embedded benchmark ({size}, {sum(cfg.counts().values())} videos) in {out} "
+              f"in {time.perf_counter() - t0:.1f} s")
+    else:
+        print(f"embedded benchmark ({size}, hash {after}) found in {out}")
+    return out
+
+
+def clip_tensor(frames: np.ndarray) -> Tensor:
+    """uint8 frames (T, H, W, 3) -> float clip (3, T, H, W) in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float().div_(255)
+
+
+def render_clips(cfg: Any, split: str, indices: Sequence[int]) -> tuple[Tensor, Tensor, list[dict]]:
+    """Render videos ``indices`` of ``split`` in memory (no disk, no compression): clips float
+    (N, 3, T, H, W) in [0, 1], actor masks bool (N, T, H, W) and their metadata."""
+    from tbe_lib.data.synth import render_video_with_masks
+
+    clips, masks, metas = [], [], []
+    for i in indices:  # rendering is per video by design (one seed per video)
+        f, m, meta = render_video_with_masks(cfg, split, int(i))
+        clips.append(clip_tensor(f))
+        masks.append(torch.from_numpy(m))
+        metas.append(meta)
+    return torch.stack(clips), torch.stack(masks), metas
+
+
+def single_frame_matrix(list_path: str | os.PathLike, *, limit: int = 0, workers: int = 0,
+                        batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """One frame per video (the centre frame, decoded from disk by the book's loader) of the
+    list at ``list_path``, flattened: features float32 (N, 3*H*W) in [0, 1] and labels (N,).
+    ``limit``: use only the first ``limit`` videos (0: all)."""
+    from torch.utils.data import Subset
+
+    from tbe_lib.data.dataset import ClipDataset, ClipSampler, build_loader
+
+    ds = ClipDataset(list_path, ClipSampler(frames=1, mode="center"))
+    if limit and limit < len(ds):
+        ds = Subset(ds, range(limit))  # type: ignore[assignment]
+    loader = build_loader(ds, batch_size, shuffle=False, workers=workers)
+    xs, ys = [], []
+    for batch in loader:
+        xs.append(batch.clips.flatten(1).float().div_(255).numpy())  # (B, 3*1*H*W)
+        ys.append(batch.labels.numpy())
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def glue(name: str, value: Any, *, display: bool = False) -> Any:
+    """``myst_nb.glue(name, value, display=display)`` (the book shows ``{glue:text}`name```
+    in the prose); prints ``name = value`` too, so a reader in JupyterLab sees it. Returns
+    ``value``. Without myst-nb installed it only prints."""
+    shown = value
+    if isinstance(value, (np.floating, np.integer)):
+        value = value.item()
+    print(f"{name} = {shown}")
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:  # pragma: no cover - myst-nb ships with jupyter-book
+        return value
+    _glue(name, value, display=display)
+    return value
+
+
+def median_ms(fn: Callable[[], object], repeats: int = 20, warmup: int = 3,
+              sync: Callable[[], None] | None = None) -> float:
+    """Median wall time of ``fn()`` in milliseconds over ``repeats`` runs after ``warmup``
+    (``sync``: e.g. ``torch.cuda.synchronize`` for GPU work)."""
+    sync = sync or (lambda: None)
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = []
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def be_region_change(clips: Tensor, mixed: Tensor, masks: Tensor, *, margin: int = 0) -> dict[str, Tensor]:
+    """Per clip, how much BE changed background vs actor pixels.
+
+    ``clips``, ``mixed``: (N, C, T, H, W); ``masks``: bool (N, T, H, W) actor pixels. The
+    *background* of a clip is the pixels the actor never covers in any frame (so a static
+    copy of the actor, mixed in from frame k, does not count as background change), after
+    growing the masks by ``margin`` pixels (the benchmark's masks mark alpha >= 0.5; the
+    digit's soft edge reaches about 3 pixels further).
+    Returns (N,) tensors in pixel-value units of the input: ``bg_max`` and ``bg_mean`` (max
+    and mean of ``|x~ - x|`` over background pixels, all channels), ``actor_mean`` (mean over
+    the actor's pixels of each frame) and ``bg_share`` (fraction of pixels that are background)."""
+    if margin > 0:
+        n, t, h, w = masks.shape
+        grown = torch.nn.functional.max_pool2d(masks.float().view(n * t, 1, h, w), 2 * margin + 1, 1, margin)
+        masks = grown.view(n, t, h, w).bool()
+    diff = (mixed - clips).abs().amax(1)  # (N, T, H, W): largest channel change per pixel
+    bg = ~masks.any(1, keepdim=True).expand_as(masks)  # (N, T, H, W)
+    n_bg = bg.flatten(1).sum(1).clamp_min(1)
+    n_fg = masks.flatten(1).sum(1).clamp_min(1)
+    return {
+        "bg_max": torch.where(bg, diff, torch.zeros_like(diff)).flatten(1).amax(1),
+        "bg_mean": (diff * bg).flatten(1).sum(1) / n_bg,
+        "actor_mean": (diff * masks).flatten(1).sum(1) / n_fg,
+        "bg_share": bg.flatten(1).float().mean(1),
+    }
+
+
+def denormalize(x: Tensor, mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> Tensor:
+    """Undo ``VideoAugment``'s normalisation for display: (..., C, T, H, W) -> [0, 1]."""
+    from tbe_lib.augment.video import IMAGENET_MEAN, IMAGENET_STD
+
+    m = torch.tensor(mean or IMAGENET_MEAN, dtype=x.dtype, device=x.device).view(-1, 1, 1, 1)
+    s = torch.tensor(std or IMAGENET_STD, dtype=x.dtype, device=x.device).view(-1, 1, 1, 1)
+    return (x * s + m).clamp(0, 1)
+
+
+def load_module(path: str | os.PathLike, name: str | None = None) -> Any:
+    """Import the Python file at ``path`` (relative to the project root), e.g. a script of
+    ``bench/``, to reuse a function it defines without copying it."""
+    import importlib.util
+
+    p = project_path(path)
+    spec = importlib.util.spec_from_file_location(name or p.stem, p)
+    if spec is None or spec.loader is None or not p.is_file():
+        raise FileNotFoundError(f"{p}: no such Python file")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def read_json(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The JSON file at ``path`` (relative to the project root), or ``None`` if absent."""
+    p = project_path(path)
+    if not p.is_file():
+        return None
+    return json.loads(p.read_text())

@@ -1,0 +1,181 @@
+"""Retrieval and frozen-feature probes: ``tbe retrieve --checkpoint RUN/encoder.pt``.
+
+From one set of per-video features (see :mod:`tbe_lib.features`, cached to disk):
+
+* **Recall@k** (the paper's protocol, original-code.md §4.2): query = each test split,
+  gallery = the training split, cosine similarity, hit if any of the k nearest gallery videos
+  has the query's label;
+* **kNN accuracy** (cosine, majority vote) and a **linear probe** (logistic regression on the
+  frozen features, trained on the training split) per test split;
+* on the embedded benchmark, the **background probe**: a linear classifier that predicts the
+  background photograph's id from frozen features, trained and tested on the two halves of
+  the class-independent ``train_unbiased`` split. High means the representation encodes the
+  background: the direct measure of the shortcut. Chance levels are reported beside it;
+* a 2-D embedding (t-SNE) of ``train_unbiased`` coloured by class and by background.
+
+Writes ``OUT/retrieval.json`` and ``OUT/embedding.png``; features go to ``OUT/features/``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .pretrain import resolve_list
+
+__all__ = ["RetrievalConfig", "retrieve", "load_model_for_features", "add_cli"]
+
+
+@dataclass
+class RetrievalConfig:
+    """What to extract and evaluate. ``checkpoint=None`` evaluates a randomly initialised
+    ``backbone`` (the Random-init row)."""
+
+    out_dir: str = "runs/retrieval"
+    checkpoint: str | None = None
+    backbone: str = "r3d_tiny"
+    backbone_kwargs: dict[str, Any] = field(default_factory=dict)
+    data: str = "data/synth"
+    root: str | None = None
+    gallery_split: str = "train"
+    query_splits: tuple[str, ...] = ("test_same", "test_shift")
+    background_split: str | None = "train_unbiased"  # None: no background probe
+    frames: int = 8
+    stride: int = 1
+    size: int = 32
+    num_clips: int = 4
+    head: bool = False
+    ks: tuple[int, ...] = (1, 5, 10, 20, 50)
+    knn_k: int = 10
+    batch_size: int = 64
+    workers: int = 2
+    device: str = "auto"
+    embedding: str | None = "tsne"
+    seed: int = 0
+
+
+def load_model_for_features(checkpoint: str | None, backbone: str, backbone_kwargs: dict[str, Any], seed: int = 0):
+    """The model whose features are evaluated: rebuilt from a checkpoint's recorded
+    architecture (pretraining ``encoder.pt`` or finetuning ``model.pt``), or random."""
+    from .models import build_model, model_from_checkpoint
+
+    if checkpoint:
+        return model_from_checkpoint(checkpoint)
+    torch.manual_seed(seed)
+    return build_model(backbone, head=None, **backbone_kwargs)
+
+
+def _background_ids(data: str, split: str, paths: list[str]) -> torch.Tensor | None:
+    meta_file = Path(data) / "metadata.csv"
+    if not meta_file.is_file():
+        return None
+    import pandas as pd
+
+    df = pd.read_csv(meta_file, usecols=["split", "path", "background_id"])
+    m = dict(zip(df.path[df.split == split], df.background_id[df.split == split]))
+    return torch.tensor([int(m[p]) for p in paths])
+
+
+def retrieve(cfg: RetrievalConfig, *, progress: bool = False) -> dict[str, Any]:
+    """Run the evaluation of the module docstring; returns (and writes) the results dict."""
+    from .evaluate import (background_probe, embed_2d, knn_accuracy, linear_probe, plot_embedding_pair,
+                           retrieval_recall)
+    from .features import cache_key, extract_features
+    from .utils import resolve_device, seed_everything
+
+    seed_everything(cfg.seed)
+    out = Path(cfg.out_dir)
+    (out / "features").mkdir(parents=True, exist_ok=True)
+    device = resolve_device(cfg.device)
+    model = load_model_for_features(cfg.checkpoint, cfg.backbone, cfg.backbone_kwargs, cfg.seed)
+    key = cache_key(cfg.checkpoint or f"random:{cfg.backbone}:{cfg.backbone_kwargs}:{cfg.seed}", cfg.frames, cfg.stride,
+                    cfg.size, cfg.num_clips, cfg.head, str(Path(cfg.data).resolve()))
+
+    def feats(split: str):
+        return extract_features(model, resolve_list(cfg.data, split), frames=cfg.frames, stride=cfg.stride,
+                                size=cfg.size, num_clips=cfg.num_clips, head=cfg.head, batch_size=cfg.batch_size,
+                                workers=cfg.workers, device=device, root=cfg.root,
+                                cache_file=out / "features" / f"{split}-{key}.pt", progress=progress)
+
+    gallery = feats(cfg.gallery_split)
+    results: dict[str, Any] = {"checkpoint": cfg.checkpoint, "feature_dim": int(gallery.feats.shape[1]),
+                               "gallery": cfg.gallery_split, "recall": {}, "knn": {}, "linear_probe": {}}
+    ks = tuple(k for k in cfg.ks if k <= len(gallery.labels))
+    for split in cfg.query_splits:
+        q = feats(split)
+        results["recall"][split] = {str(k): v for k, v in
+                                    retrieval_recall(q.feats, q.labels, gallery.feats, gallery.labels, ks).items()}
+        results["knn"][split] = knn_accuracy(gallery.feats, gallery.labels, q.feats, q.labels,
+                                             k=min(cfg.knn_k, len(gallery.labels)))
+        results["linear_probe"][split] = linear_probe(gallery.feats, gallery.labels, q.feats, q.labels,
+                                                      seed=cfg.seed).accuracy
+    if cfg.background_split:
+        try:
+            bl = resolve_list(cfg.data, cfg.background_split)
+        except FileNotFoundError:
+            bl = None
+        ub = feats(cfg.background_split) if bl is not None else None
+        bg = _background_ids(cfg.data, cfg.background_split, ub.paths) if ub is not None else None
+        if ub is not None and bg is not None:
+            n = len(bg)
+            perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed))
+            a, b = perm[: n // 2], perm[n // 2:]
+            r = background_probe(ub.feats[a], bg[a], ub.feats[b], bg[b], seed=cfg.seed)
+            c = linear_probe(ub.feats[a], ub.labels[a], ub.feats[b], ub.labels[b], seed=cfg.seed)
+            results["background_probe"] = {"accuracy": r.accuracy, "chance": r.chance, "majority": r.majority,
+                                           "split": cfg.background_split, "class_probe_same_videos": c.accuracy}
+            if cfg.embedding:
+                import matplotlib.pyplot as plt
+
+                xy = embed_2d(ub.feats, method=cfg.embedding, seed=cfg.seed)
+                fig = plot_embedding_pair(xy, ub.labels.numpy(), bg.numpy(),
+                                          title=f"{cfg.background_split}: features coloured by class / by background")
+                fig.savefig(out / "embedding.png", dpi=110, bbox_inches="tight")
+                plt.close(fig)
+                torch.save({"xy": torch.as_tensor(xy), "labels": ub.labels, "backgrounds": bg}, out / "embedding.pt")
+    (out / "retrieval.json").write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def add_cli(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("retrieve", help="retrieval Recall@k, kNN, linear and background probes on frozen features",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", default=None, help="encoder.pt or model.pt (default: random init of --backbone)")
+    p.add_argument("--backbone", default="r3d_tiny")
+    p.add_argument("--data", default="data/synth")
+    p.add_argument("--root", default=None)
+    p.add_argument("--gallery-split", default="train")
+    p.add_argument("--query-splits", nargs="+", default=["test_same", "test_shift"])
+    p.add_argument("--background-split", default="train_unbiased", help="'none' to skip the background probe")
+    p.add_argument("--out", default="runs/retrieval")
+    p.add_argument("--frames", type=int, default=8)
+    p.add_argument("--stride", type=int, default=1)
+    p.add_argument("--size", type=int, default=32)
+    p.add_argument("--num-clips", type=int, default=4)
+    p.add_argument("--head", action="store_true", help="use the 128-d projection head instead of backbone features")
+    p.add_argument("--ks", type=int, nargs="+", default=[1, 5, 10, 20, 50])
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cli_retrieve)
+
+
+def _cli_retrieve(a: argparse.Namespace) -> int:
+    cfg = RetrievalConfig(out_dir=a.out, checkpoint=a.checkpoint, backbone=a.backbone, data=a.data, root=a.root,
+                          gallery_split=a.gallery_split, query_splits=tuple(a.query_splits),
+                          background_split=None if a.background_split == "none" else a.background_split,
+                          frames=a.frames, stride=a.stride, size=a.size, num_clips=a.num_clips, head=a.head,
+                          ks=tuple(a.ks), workers=a.workers, device=a.device, seed=a.seed)
+    r = retrieve(cfg, progress=True)
+    for split, rec in r["recall"].items():
+        print(f"{split:12s} " + "  ".join(f"R@{k} {v:5.1f}" for k, v in rec.items())
+              + f"  | kNN {r['knn'][split]:5.1f}  linear probe {r['linear_probe'][split]:5.1f}")
+    if "background_probe" in r:
+        b = r["background_probe"]
+        print(f"background probe on {b['split']}: {b['accuracy']:.1f}% (chance {b['chance']:.1f}%)")
+    print(f"[retrieve] wrote {Path(a.out) / 'retrieval.json'}")
+    return 0
