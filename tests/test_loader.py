@@ -15,6 +15,7 @@ import pytest
 import torch
 from torchvision.io import encode_jpeg
 
+from tbe_lib.augment.video import VideoAugment
 from tbe_lib.data.dataset import (
     BE_VIEWS,
     MOCO_VIEWS,
@@ -362,3 +363,13 @@ def test_ram_cache(data):
         assert cached._videos_cache[1].shape == (3, N_FRAMES[1], SIZE, SIZE)
         again = cached[(1, 9)]  # served from RAM
         assert frame_codes(again.clip)[0] // 64 == 1
+
+
+def test_transform_in_workers_is_seeded_per_item(data):
+    ds = ClipDataset(data["video_list"], ClipSampler(frames=4, views=BE_VIEWS), transform=VideoAugment(16))
+    a, b = ds[(1, 3)], ds[(1, 3)]
+    assert a.clip.shape == (3, 3, 4, 16, 16) and a.clip.dtype == torch.float32
+    assert torch.equal(a.clip, b.clip) and not torch.equal(a.clip, ds[(1, 4)].clip)
+    assert not torch.equal(a.clip[0], a.clip[1])  # same frames, independently augmented views
+    batch = next(iter(build_loader(ds, 2, workers=0, seed=0)))
+    assert batch.clips.shape == (2, 3, 3, 4, 16, 16)

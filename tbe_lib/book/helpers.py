@@ -124,20 +124,18 @@ def single_frame_matrix(list_path: str | os.PathLike, *, limit: int = 0, workers
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def glue(name: str, value: Any, *, display: bool = False) -> Any:
-    """``myst_nb.glue(name, value, display=display)`` (the book shows ``{glue:text}`name```
-    in the prose); prints ``name = value`` too, so a reader in JupyterLab sees it. Returns
-    ``value``. Without myst-nb installed it only prints."""
-    shown = value
+def glue(name: str, value: Any, *, display: bool = False) -> None:
+    """``myst_nb.glue(name, value, display=display)``: the book's prose shows it with
+    ``{glue:text}`name:.2f```. Also prints ``name = value``, so a reader in JupyterLab sees
+    it. Without myst-nb installed it only prints."""
     if isinstance(value, (np.floating, np.integer)):
         value = value.item()
-    print(f"{name} = {shown}")
+    print(f"{name} = {value}")
     try:
         from myst_nb import glue as _glue
     except ImportError:  # pragma: no cover - myst-nb ships with jupyter-book
-        return value
+        return
     _glue(name, value, display=display)
-    return value
 
 
 def median_ms(fn: Callable[[], object], repeats: int = 20, warmup: int = 3,

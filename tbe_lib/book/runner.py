@@ -33,6 +33,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -181,12 +182,10 @@ def _kernel_env(project_root: Path) -> Iterator[None]:
     with tempfile.TemporaryDirectory(prefix="tbe-kernel-") as tmp:
         spec_dir = Path(tmp) / "kernels" / KERNEL_NAME
         spec_dir.mkdir(parents=True)
-        spec = {
-            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "Python 3 (ipykernel)",
-            "language": "python",
-            "metadata": {"debugger": True},
-        }
+        from ipykernel.kernelspec import get_kernel_dict
+
+        spec = get_kernel_dict()  # ipykernel's own spec for this interpreter
+        spec["argv"] = [sys.executable, *spec["argv"][1:]]
         (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
         env = {
             "JUPYTER_PATH": os.pathsep.join(p for p in (tmp, os.environ.get("JUPYTER_PATH", "")) if p),
@@ -433,7 +432,7 @@ def build_site(project_root: str | os.PathLike, out_dir: str | os.PathLike | Non
         cmd += ["--all"]
     log(f"[reproduce] jupyter-book build {root.name} -> {out / '_build' / 'html'}")
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
-    output = proc.stdout + proc.stderr
+    output = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)  # Sphinx colours warnings
     warnings = [ln for ln in output.splitlines() if "WARNING" in ln or "ERROR" in ln]
     html = out / "_build" / "html"
     if proc.returncode != 0 or not (html / "index.html").is_file():

@@ -54,7 +54,7 @@ import random
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Literal, NamedTuple, Sequence
+from typing import Callable, Iterator, Literal, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -194,6 +194,10 @@ class ClipDataset(Dataset):
         on_error: ``"raise"`` or ``"skip"`` bad files (see the module docstring).
         cache: keep decoded full videos in RAM (per process).
         max_replacements: how many bad items in a row ``"skip"`` tolerates before raising.
+        transform: optional ``transform(clip, generator=g)`` applied to each item in the
+            worker, with a generator seeded from the item's key. Leave it ``None`` when
+            training on a GPU (augment the batch there, :mod:`tbe_lib.augment.video`); it is
+            for CPU-only runs, where augmenting in the workers spreads the work over cores.
     """
 
     def __init__(
@@ -208,6 +212,7 @@ class ClipDataset(Dataset):
         on_error: Literal["raise", "skip"] = "raise",
         cache: bool = False,
         max_replacements: int = 20,
+        transform: Callable[..., Tensor] | None = None,
     ):
         self.videos = source if isinstance(source, VideoList) else read_list(source, root)
         self.sampler = sampler or ClipSampler()
@@ -217,6 +222,7 @@ class ClipDataset(Dataset):
             raise ValueError(f"the view 'other_video' needs at least 2 videos; {self.videos.source} has {len(self.videos)}")
         self.resize, self.backend, self.threads = resize, backend, threads
         self.on_error, self.cache, self.max_replacements = on_error, cache, max_replacements
+        self.transform = transform
         self.bad_files: dict[str, str] = {}  # path -> error message (this process only)
         self._num_frames: dict[int, int] = {}
         self._videos_cache: dict[int, Tensor] = {}  # index -> (C, N, H, W) uint8
@@ -352,13 +358,17 @@ class ClipDataset(Dataset):
         for _ in range(self.max_replacements + 1):
             try:
                 clip = self._load(index, rng)
-                return ClipSample(clip, self.videos.records[index].label, index, tuple(skipped))
             except _BadRecord as bad:
                 if self.on_error == "raise":
                     raise bad.error from None
                 self._note_bad(bad)
                 skipped.append(str(bad.path))
                 index = int(rng.integers(0, len(self)))
+                continue
+            if self.transform is not None:
+                g = torch.Generator().manual_seed(int(rng.integers(0, 2**63 - 1)))
+                clip = self.transform(clip, generator=g)
+            return ClipSample(clip, self.videos.records[index].label, index, tuple(skipped))
         raise RuntimeError(
             f"{self.max_replacements + 1} items in a row hit bad files (last: {skipped[-1]}); "
             f"bad files so far in this process: {len(self.bad_files)}. Check the list and the data root."
