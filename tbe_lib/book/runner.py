@@ -125,19 +125,30 @@ def stage_key(notebook: Path | None, params: Mapping[str, Any], profile: str, li
 
 
 # ----------------------------------------------------------------------------- parameters
-def declared_parameters(notebook: Path) -> dict[str, Any]:
-    """The names (and default values as written) of the notebook's ``parameters`` cell.
-    ``ValueError`` when it has no cell tagged ``parameters``."""
+def declared_parameters(notebook: Path) -> dict[str, str]:
+    """Name -> default (as source text) of each top-level assignment of the notebook's cell
+    tagged ``parameters``. ``ValueError`` when there is none or it is not valid Python."""
+    import ast
+
     import nbformat
 
     nb = nbformat.read(str(notebook), as_version=4)
-    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.get("metadata", {}).get("tags", [])]
     if not cells:
-        raise ValueError(f"{notebook}: no cell tagged 'parameters'; tag the first code cell 'parameters' "
+        raise ValueError(f"{notebook}: no code cell tagged 'parameters'; tag the first code cell 'parameters' "
                          "(JupyterLab: property inspector > cell tags)")
-    import papermill as pm
-
-    return {name: info["default"] for name, info in pm.inspect_notebook(str(notebook)).items()}
+    src = cells[0].source
+    try:
+        tree = ast.parse(src)
+    except SyntaxError as e:
+        raise ValueError(f"{notebook}: the parameters cell is not valid Python (line {e.lineno}: {e.msg})") from None
+    out: dict[str, str] = {}
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        for t in targets:
+            if isinstance(t, ast.Name) and getattr(node, "value", None) is not None:
+                out[t.id] = ast.get_source_segment(src, node.value) or ""
+    return out
 
 
 def resolve_parameters(stage: Stage, profile: Profile, declared: Mapping[str, Any] | set[str],
@@ -185,7 +196,9 @@ def _kernel_env(project_root: Path) -> Iterator[None]:
         from ipykernel.kernelspec import get_kernel_dict
 
         spec = get_kernel_dict()  # ipykernel's own spec for this interpreter
-        spec["argv"] = [sys.executable, *spec["argv"][1:]]
+        # this interpreter; the kernel app's own log at ERROR hides ipykernel 7's notice about
+        # unencrypted local TCP (cell output, warnings included, is not affected)
+        spec["argv"] = [sys.executable, *spec["argv"][1:], "--IPKernelApp.log_level=ERROR"]
         (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
         env = {
             "JUPYTER_PATH": os.pathsep.join(p for p in (tmp, os.environ.get("JUPYTER_PATH", "")) if p),
