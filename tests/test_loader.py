@@ -373,3 +373,20 @@ def test_transform_in_workers_is_seeded_per_item(data):
     assert not torch.equal(a.clip[0], a.clip[1])  # same frames, independently augmented views
     batch = next(iter(build_loader(ds, 2, workers=0, seed=0)))
     assert batch.clips.shape == (2, 3, 3, 4, 16, 16)
+
+
+def test_distributed_sampler_single_process_group(data, tmp_path):
+    import torch.distributed as dist
+    from torch.utils.data import DistributedSampler
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'pg'}", rank=0, world_size=1)
+    try:
+        ds = ClipDataset(data["frame_list"], ClipSampler(frames=4))
+        loader = build_loader(ds, 2, shuffle=True, distributed=True, seed=3)
+        assert isinstance(loader.sampler.sampler, DistributedSampler)
+        e0 = torch.cat([b.indices for b in loader])
+        e1 = torch.cat([b.indices for b in loader])  # set_epoch is called for each pass
+        assert sorted(e0.tolist()) == sorted(e1.tolist()) == list(range(len(ds)))
+        assert loader.epoch == 2 and loader.sampler.sampler.epoch == 1
+    finally:
+        dist.destroy_process_group()

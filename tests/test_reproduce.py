@@ -135,8 +135,10 @@ def test_failing_notebook_names_cell_and_keeps_earlier_outputs(project: Path) ->
     e = ei.value
     assert e.stage == "b_second" and e.ename == "ValueError" and "boom in b" in e.evalue
     assert "b_second" in str(e) and f"cell {e.cell_index}" in str(e) and "b_second.failed.ipynb" in str(e)
+    assert "raise ValueError" in e.source and f"In [{e.exec_count}]" in str(e)
     failed = nbformat.read(str(book / "b_second.failed.ipynb"), as_version=4)
-    assert "raise ValueError" in failed.cells[e.cell_index].source  # the cell named is the failing one
+    [cell] = [c for c in failed.cells if c.get("execution_count") == e.exec_count]
+    assert "raise ValueError" in cell.source and cell.outputs[-1]["output_type"] == "error"
     # earlier results untouched: the upstream output, the last good copy and its cache record
     assert (book / "a_first.ipynb").read_bytes() == a_before
     assert (book / "b_second.ipynb").read_bytes() == b_before

@@ -65,13 +65,16 @@ KERNEL_NAME = "python3"
 
 
 class StageError(RuntimeError):
-    """A notebook failed: ``stage``, ``cell_index`` (0-based, in the executed copy),
-    ``exec_count``, ``ename``, ``evalue`` and ``failed_path`` (the partial notebook)."""
+    """A notebook failed: ``stage``, ``cell_index`` (0-based, counting papermill's injected
+    parameters cell), ``exec_count`` (the ``In [n]`` number), the cell's ``source``,
+    ``ename``, ``evalue`` and ``failed_path`` (the partial notebook, where papermill adds an
+    error banner at the top)."""
 
     def __init__(self, message: str, *, stage: str, cell_index: int | None = None, exec_count: int | None = None,
-                 ename: str | None = None, evalue: str | None = None, failed_path: Path | None = None):
+                 ename: str | None = None, evalue: str | None = None, source: str | None = None,
+                 failed_path: Path | None = None):
         super().__init__(message)
-        self.stage, self.cell_index, self.exec_count = stage, cell_index, exec_count
+        self.stage, self.cell_index, self.exec_count, self.source = stage, cell_index, exec_count, source
         self.ename, self.evalue, self.failed_path = ename, evalue, failed_path
 
 
@@ -267,11 +270,13 @@ def execute_stage(name: str, source: Path, out_dir: Path, params: Mapping[str, A
             if running.exists():
                 os.replace(running, failed)
             first_line = str(e.evalue).strip().splitlines()[0] if str(e.evalue).strip() else ""
+            code = next((ln.strip() for ln in str(e.source).splitlines() if ln.strip()), "")
             raise StageError(
-                f"notebook {name} ({source}) failed in cell {e.cell_index} (execution count {e.exec_count}): "
-                f"{e.ename}: {first_line}\n  the partial notebook is kept in {failed}; earlier notebooks' outputs are intact",
+                f"notebook {name} ({source}) failed in cell {e.cell_index} (In [{e.exec_count}], starting "
+                f"`{code[:80]}`): {e.ename}: {first_line}\n  the partial notebook is kept in {failed} "
+                "(open it and look for the error cell); earlier notebooks' outputs are intact",
                 stage=name, cell_index=e.cell_index, exec_count=e.exec_count, ename=e.ename, evalue=e.evalue,
-                failed_path=failed,
+                source=str(e.source), failed_path=failed,
             ) from None
         except BaseException:  # kernel death, timeout, Ctrl-C: keep what ran for inspection
             if running.exists():
@@ -393,6 +398,10 @@ def reproduce(
         record = _read_record(record_path)
         if not force and record is not None and record.get("key") == key and final.is_file():
             log(f"{tag}: up to date (key {key}, ran {_fmt_s(record.get('seconds', 0.0))} on {record.get('finished', '?')}): skipped")
+            stale = out_dir / f"{stage.name}.failed.ipynb"
+            if stale.exists():  # from a run with other inputs; the good copy is current
+                stale.unlink()
+                log(f"{tag}: removed the stale {stale.name}")
             results.append(StageResult(stage.name, "cached", key=key, output=final))
             continue
         shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
