@@ -78,7 +78,15 @@ def run(project: Path, profile: str = "small", stages=STAGES_T, **kw):
     return {r.name: r for r in res}
 
 
-def test_parameters_reach_the_notebook_and_kernel_is_this_python(project: Path) -> None:
+def test_parameters_reach_the_notebook_and_kernel_is_this_python(project: Path, tmp_path_factory, monkeypatch) -> None:
+    # a user-level "python3" kernelspec of some other Python must not be picked up
+    user = tmp_path_factory.mktemp("jupyter-user")
+    (user / "kernels" / "python3").mkdir(parents=True)
+    (user / "kernels" / "python3" / "kernel.json").write_text(json.dumps(
+        {"argv": ["/nonexistent/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+         "display_name": "other", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(user))
+    monkeypatch.setenv("JUPYTER_PREFER_ENV_PATH", "0")  # user dir before the venv's, as outside a venv
     res = run(project)
     assert res["a_first"].status == "executed" and res["b_second"].status == "executed"
     out = result_of(project / "book" / "a_first.ipynb")
@@ -164,6 +172,10 @@ def test_missing_notebook_is_skipped_with_placeholder(project: Path) -> None:
 def test_registry_errors_are_clear(project: Path) -> None:
     declared = declared_parameters(project / "notebooks" / "a_first.ipynb")
     assert set(declared) == {"n", "profile", "seed"}
+    # precedence: profile common < command-line override < the stage's own value; undeclared keys dropped
+    small = PROFILES_T["small"]
+    assert resolve_parameters(STAGES_T[0], small, declared, {"seed": 7, "data_dir": "x"}) == {"profile": "small", "seed": 7, "n": 2}
+    assert resolve_parameters(STAGES_T[0], small, declared, {"n": 9})["n"] == 2
     typo = Stage("a_first", "First", params={"small": {"nn": 2}})
     with pytest.raises(ValueError, match=r"sets \['nn'\].*does not declare"):
         resolve_parameters(typo, PROFILES_T["small"], declared)

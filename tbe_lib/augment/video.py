@@ -280,7 +280,13 @@ class VideoAugment(nn.Module):
     ``gray_p``; normalisation with ``mean``/``std``. Random draws use ``generator`` (on its
     own device, CPU by default) so results are reproducible. ``crop_method``: see
     :func:`resized_crop` (``"auto"``: vectorised ``roi_align`` on GPU, the faster per-clip
-    uint8 resize on CPU)."""
+    uint8 resize on CPU).
+
+    On CPU this is ~9 ms per 16x112x112 clip on one core (hue dominates) and it runs as many
+    small torch ops: when DataLoader workers share the cores, give the main process one
+    intra-op thread (``torch.set_num_threads(1)``; with 2 threads on a busy 2-core machine we
+    measured a 10x slowdown from OpenMP stalls), or augment in the workers
+    (``ClipDataset(transform=...)``)."""
 
     def __init__(
         self,

@@ -51,7 +51,8 @@ def add_cli(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--profile", choices=list(PROFILES), default="cpu", help="sizes of the run (default: %(default)s)")
     p.add_argument("--only", nargs="+", metavar="NAME", help="execute only these notebooks (names as in notebooks/, no .ipynb)")
     p.add_argument("--force", action="store_true", help="re-execute even when the cache says up to date")
-    p.add_argument("--out", default="book", help="folder of the executed notebooks and of _build (default: %(default)s)")
+    p.add_argument("--out", default="book", help="folder of the executed notebooks (default: %(default)s; the site is "
+                   "built only from book/, which _toc.yml reads)")
     p.add_argument("--data", default=None, help="data folder passed as the notebooks' data_dir "
                    "(embedded benchmark; for --profile paper, the folder holding the datasets)")
     p.add_argument("--root", default=".", help="project root with _config.yml, _toc.yml and notebooks/ (default: .)")

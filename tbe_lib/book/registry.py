@@ -11,11 +11,15 @@ full     more seeds and longer schedules on the embedded benchmark (a GPU helps)
 paper    the paper's settings on UCF101 / HMDB51 / Diving48 (GPUs; dataset roots as parameters)
 =======  ===================================================================================
 
-The parameters a notebook receives are ``PROFILES[p].common`` (only the keys the notebook's
-``parameters`` cell declares), then ``stage.params[p]`` (every key must be declared by the
-notebook: a typo is an error, not a silently ignored value), then the command line's
-overrides (``--data``). A notebook's defaults are the ``cpu`` profile's values, so it runs top
-to bottom in JupyterLab as it is.
+The parameters a notebook receives are, from the least to the most specific:
+``PROFILES[p].common`` (only the keys the notebook's ``parameters`` cell declares), the command
+line's overrides (``--data DIR`` sets ``data_dir``), then ``stage.params[p]`` (every key must be
+declared by the notebook: a typo is an error, not a silently ignored value). A notebook's
+defaults are the ``cpu`` profile's values, so it runs top to bottom in JupyterLab as it is.
+
+``data_dir`` is the data the profile works on: the embedded benchmark's folder for ``smoke``,
+``cpu`` and ``full``; for ``paper``, the folder holding the real datasets (``ucf101/``,
+``hmdb51/``, ``diving48/``, each with its videos and the lists built by ``tbe data lists``).
 
 Adding a notebook: append a :class:`Stage` to :data:`STAGES` with its ``depends`` and one
 parameter dict per profile (a profile missing from ``params`` runs the notebook with its
@@ -85,7 +89,7 @@ PROFILES: Mapping[str, Profile] = _freeze({
         "run_dir": "runs/book/full", "device": "auto", "seed": 0,
     })),
     "paper": Profile("paper", "the paper's settings on UCF101 / HMDB51 / Diving48 (GPUs)", _freeze({
-        "profile": "paper", "data_dir": "data", "synth_size": "default",
+        "profile": "paper", "data_dir": "data/datasets", "synth_size": "default",
         "run_dir": "runs/book/paper", "device": "auto", "seed": 0,
     })),
 })
@@ -109,7 +113,8 @@ STAGES: tuple[Stage, ...] = (
             "smoke": {"probe_videos": 16, "loader_batch": 4},
             "cpu": {"probe_videos": 0, "loader_batch": 8},  # 0: every video of each split
             "full": {"probe_videos": 0, "loader_batch": 8},
-            "paper": {"probe_videos": 0, "loader_batch": 8},
+            # chapter 2 always shows the embedded benchmark (the real datasets' part is commands)
+            "paper": {"probe_videos": 0, "loader_batch": 8, "data_dir": "data/synth"},
         },
     ),
     # ---- filled in by the notebooks' authors: same shape as above --------------------------

@@ -156,9 +156,12 @@ def declared_parameters(notebook: Path) -> dict[str, str]:
 
 def resolve_parameters(stage: Stage, profile: Profile, declared: Mapping[str, Any] | set[str],
                        overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The parameters ``stage`` runs with under ``profile``: the profile's common keys that
-    the notebook declares, then the stage's values for the profile, then ``overrides``
-    (kept only where declared). A stage value the notebook does not declare is an error."""
+    """The parameters ``stage`` runs with under ``profile``, from the least to the most
+    specific: the profile's common keys that the notebook declares, the command line's
+    ``overrides`` (e.g. ``--data`` -> ``data_dir``; kept only where declared), the stage's own
+    values for the profile (so chapter 2 can pin the embedded benchmark under ``paper``, whose
+    ``data_dir`` is the real datasets' folder). A stage value the notebook does not declare
+    is an error."""
     names = set(declared)
     params = {k: v for k, v in profile.common.items() if k in names}
     own = dict(stage.params.get(profile.name, {}))
@@ -168,8 +171,8 @@ def resolve_parameters(stage: Stage, profile: Profile, declared: Mapping[str, An
             f"registry: stage {stage.name!r}, profile {profile.name!r} sets {unknown}, which the notebook's "
             f"parameters cell does not declare (declared: {sorted(names)}); fix the registry or the notebook"
         )
-    params.update(own)
     params.update({k: v for k, v in (overrides or {}).items() if k in names})
+    params.update(own)
     return params
 
 
@@ -348,8 +351,8 @@ def reproduce(
 
     ``only``: stage names to consider (the others are neither run nor checked; upstream
     stages that are not up to date are reported). ``force``: re-run even when cached.
-    ``out``: folder of the executed notebooks and of ``_build`` (relative to ``project_root``
-    unless absolute). ``data``: overrides the ``data_dir`` parameter. ``build``: run
+    ``out``: folder of the executed notebooks (relative to ``project_root`` unless absolute);
+    the site is built only when it is the project's ``book/`` (the folder ``_toc.yml`` reads). ``data``: overrides the ``data_dir`` parameter. ``build``: run
     ``jupyter-book build`` at the end (``strict``: warnings are errors). Raises
     :class:`StageError` on the first failing notebook, :class:`BuildError` if the build fails."""
     root = Path(project_root).resolve()
@@ -427,7 +430,9 @@ def reproduce(
     if missing_pages:
         log(f"[reproduce] placeholder pages for: {', '.join(missing_pages)}")
     log(f"[reproduce] notebooks: {_fmt_s(time.perf_counter() - t_all)}")
-    if build:
+    if build and out_dir.resolve() != (root / "book").resolve():
+        log(f"[reproduce] site not built: _toc.yml reads book/, and the notebooks went to {out_dir}")
+    elif build:
         t0 = time.perf_counter()
         html = build_site(root, out_dir, strict=strict, log=log)
         log(f"[reproduce] site built in {_fmt_s(time.perf_counter() - t0)}: {html / 'index.html'}")
@@ -439,7 +444,8 @@ def build_site(project_root: str | os.PathLike, out_dir: str | os.PathLike | Non
                strict: bool = False, all_pages: bool = False, log: Callable[[str], None] = print) -> Path:
     """``jupyter-book build`` of ``project_root`` (its ``_config.yml``/``_toc.yml``) into
     ``out_dir/_build/html`` (default ``project_root/book``); returns the html folder.
-    ``strict``: Sphinx warnings are errors. :class:`BuildError` with the warnings and the end
+    ``strict``: Sphinx warnings are errors; warnings about glue references (a number of
+    the prose missing from its notebook) always are. :class:`BuildError` with the warnings and the end
     of the output when the build fails or writes no ``index.html``."""
     root = Path(project_root).resolve()
     out = Path(out_dir).resolve() if out_dir is not None else root / "book"
@@ -462,4 +468,7 @@ def build_site(project_root: str | os.PathLike, out_dir: str | os.PathLike | Non
         raise BuildError(f"jupyter-book build failed (exit {proc.returncode}):\n{detail}")
     for w in warnings:
         log(f"[reproduce] build {w.strip()}")
+    missing_glue = [w for w in warnings if "glue" in w.lower()]
+    if missing_glue:  # a number of the prose would silently be missing from the page
+        raise BuildError("the prose refers to glued values the executed notebooks do not have:\n" + "\n".join(missing_glue))
     return html
