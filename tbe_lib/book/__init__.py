@@ -17,9 +17,17 @@ from .registry import PROFILES, STAGES, Profile, Stage, stage_by_name
 __all__ = ["PROFILES", "STAGES", "Profile", "Stage", "stage_by_name", "add_cli"]
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def _cmd_reproduce(args: argparse.Namespace) -> int:
+    import signal
+
     from .runner import BuildError, StageError, build_site, reproduce
 
+    # a `kill` (CI timeout) unwinds like Ctrl-C: the running notebook is kept as NAME.failed.ipynb
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         if args.build_only:
             build_site(args.root, Path(args.root) / args.out if not Path(args.out).is_absolute() else args.out,

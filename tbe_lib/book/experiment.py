@@ -16,7 +16,7 @@ import pandas as pd
 from ..compare import ROW_LABELS, CompareConfig, finetune_config, pretrain_config, synth_dir
 
 EXPERIMENT_KEYS = ("run_dir", "data_dir", "synth_size", "static_seeds", "jitter_seeds", "backbone",
-                   "backbone_kwargs", "frames", "pretrain_steps", "pretrain_batch", "finetune_epochs",
+                   "backbone_kwargs", "frames", "pretrain_steps", "pretrain_batch", "finetune_epochs", "finetune_batch",
                    "test_clips", "workers", "device")
 
 __all__ = ["experiment_config", "experiment_from", "EXPERIMENT_KEYS", "run_curves", "plot_curves", "ROW_LABELS", "PAPER_RESULTS", "paper_table",
@@ -36,7 +36,7 @@ PAPER_RESULTS = {
 def experiment_config(*, run_dir: str, data_dir: str, synth_size: str, static_seeds: Sequence[int],
                       jitter_seeds: Sequence[int], backbone: str, backbone_kwargs: Mapping[str, Any],
                       frames: int, pretrain_steps: int, pretrain_batch: int, finetune_epochs: int,
-                      test_clips: int, workers: int, device: str, **_: Any) -> CompareConfig:
+                      finetune_batch: int, test_clips: int, workers: int, device: str, **_: Any) -> CompareConfig:
     """The comparison of the book from a notebook's parameters (extra keys are ignored).
 
     The static camera's benchmark is ``data_dir`` itself (the one chapter 2 shows), the
@@ -51,7 +51,8 @@ def experiment_config(*, run_dir: str, data_dir: str, synth_size: str, static_se
     return CompareConfig(out_dir=str(project_path(run_dir) / "compare"), data_dir=str(base.parent), data_dirs=dirs,
                          synth_size=synth_size, conditions=conditions, backbone=backbone,
                          backbone_kwargs=dict(backbone_kwargs), frames=frames, pretrain_steps=pretrain_steps,
-                         pretrain_batch=pretrain_batch, finetune_epochs=finetune_epochs, test_clips=test_clips,
+                         pretrain_batch=pretrain_batch, finetune_epochs=finetune_epochs, finetune_batch=finetune_batch,
+                         test_clips=test_clips,
                          workers=workers, device=device)
 
 
