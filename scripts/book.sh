@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
-# Main job: build the research book on the embedded benchmark with the given profile.
+# Main job: run the book's notebooks with the given profile (tbe reproduce: papermill, cached per
+# notebook), build the site into book/_build/html, then check every page as a reader would
+# (headless Chromium screenshots when `chromium` is installed; the HTML checks otherwise).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROFILE=${1:-cpu}
 PY=.venv/bin/python
-if "$PY" -m tbe_lib.cli reproduce --help >/dev/null 2>&1; then
-    exec "$PY" -m tbe_lib.cli reproduce --profile "$PROFILE"
-fi
-# Until the book pipeline exists (issue: the book), run the BE demo and say what is missing.
-echo "[book] 'tbe reproduce' is not implemented yet: running the Background Erasing demo instead."
-"$PY" -m tbe_lib.cli be-demo --out runs/be_demo
-echo "[book] missing before a book can be built: notebooks/, the pretraining engine, evaluation, Grad-CAM, 'tbe reproduce'."
+start=$(date +%s)
+"$PY" -m tbe_lib.cli reproduce --profile "$PROFILE"
+"$PY" scripts/check_site.py
+echo "[book] done in $(( $(date +%s) - start )) s: open book/_build/html/index.html"

@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Modules that add their own sub-commands (``add_cli(subparsers)``).
-_STAGE_MODULES: list[str] = ["tbe_lib.data.cli", "tbe_lib.pretrain", "tbe_lib.finetune", "tbe_lib.retrieve", "tbe_lib.compare"]
+_STAGE_MODULES: list[str] = ["tbe_lib.data.cli", "tbe_lib.pretrain", "tbe_lib.finetune", "tbe_lib.retrieve", "tbe_lib.compare", "tbe_lib.book"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
