@@ -182,6 +182,7 @@ def run_comparison(cfg: CompareConfig, stages: tuple[str, ...] = ("pretrain", "f
             _log(f"finetune {row} camera={camera} seed={seed} ({cfg.finetune_epochs} epochs)")
             finetune(fc)
     if "retrieve" in stages:
+        first = (next(iter(cfg.conditions)), cfg.conditions[next(iter(cfg.conditions))][0])
         for camera, seed, row in units:
             base = out / camera / f"seed{seed}"
             rdir = base / f"retrieval_{row}"
@@ -197,7 +198,9 @@ def run_comparison(cfg: CompareConfig, stages: tuple[str, ...] = ("pretrain", "f
             retrieve(RetrievalConfig(out_dir=str(rdir), checkpoint=ckpt, backbone=cfg.backbone,
                                      backbone_kwargs=dict(cfg.backbone_kwargs), data=str(synth_dir(cfg, camera)),
                                      frames=cfg.frames, stride=cfg.stride, size=cfg.size, num_clips=cfg.test_clips,
-                                     workers=cfg.workers, device=cfg.device, seed=seed), progress=progress)
+                                     workers=cfg.workers, device=cfg.device, seed=seed,
+                                     # the t-SNE picture only for the first condition (the book shows it)
+                                     embedding="tsne" if (camera, seed) == first else None), progress=progress)
     if "cam" in stages:
         for camera, seeds in cfg.conditions.items():
             for seed in seeds:

@@ -75,18 +75,33 @@ def _freeze(d: Mapping[str, Any]) -> Mapping[str, Any]:
 #: ``data_dir``: the embedded benchmark's folder (smoke uses its own, so that a smoke run
 #: never replaces the cpu profile's data) or, for ``paper``, the folder holding the real
 #: datasets. ``run_dir``: where training notebooks keep checkpoints and logs.
+# The experiment of chapters 3-7 (see tbe_lib.book.experiment): one backbone for every row, a
+# 32x32 benchmark with 8-frame clips, r3d_tiny with a stride-2 stem and three stages, so that its
+# last feature map is 2x4x4 (enough for activation maps) at about 0.24 M parameters.
+_TINY_CAM = {"stem_stride": [1, 2, 2], "widths": [16, 32, 64], "blocks": [1, 1, 1]}
+_EXPERIMENT = {
+    "smoke": dict(static_seeds=[0], jitter_seeds=[0], backbone="r3d_tiny", backbone_kwargs=_TINY_CAM, frames=4,
+                  pretrain_steps=4, pretrain_batch=8, finetune_epochs=1, finetune_batch=8, test_clips=1, workers=0),
+    "cpu": dict(static_seeds=[0, 1, 2], jitter_seeds=[0], backbone="r3d_tiny", backbone_kwargs=_TINY_CAM, frames=8,
+                pretrain_steps=300, pretrain_batch=64, finetune_epochs=8, finetune_batch=32, test_clips=2,
+                workers=2),
+    "full": dict(static_seeds=[0, 1, 2, 3, 4], jitter_seeds=[0, 1, 2], backbone="r3d_tiny",
+                 backbone_kwargs=_TINY_CAM, frames=8, pretrain_steps=2000, pretrain_batch=64, finetune_epochs=20,
+                 finetune_batch=32, test_clips=4, workers=4),
+}
+
 PROFILES: Mapping[str, Profile] = _freeze({
     "smoke": Profile("smoke", "tiny sizes: the whole book in a few minutes on a CPU (CI)", _freeze({
         "profile": "smoke", "data_dir": "data/synth-smoke", "synth_size": "smoke",
-        "run_dir": "runs/book/smoke", "device": "cpu", "seed": 0,
+        "run_dir": "runs/book/smoke", "device": "cpu", "seed": 0, **_EXPERIMENT["smoke"],
     })),
     "cpu": Profile("cpu", "the real results on the embedded benchmark, on a laptop CPU", _freeze({
         "profile": "cpu", "data_dir": "data/synth", "synth_size": "default",
-        "run_dir": "runs/book/cpu", "device": "cpu", "seed": 0,
+        "run_dir": "runs/book/cpu", "device": "cpu", "seed": 0, **_EXPERIMENT["cpu"],
     })),
     "full": Profile("full", "more seeds and longer schedules on the embedded benchmark", _freeze({
         "profile": "full", "data_dir": "data/synth", "synth_size": "default",
-        "run_dir": "runs/book/full", "device": "auto", "seed": 0,
+        "run_dir": "runs/book/full", "device": "auto", "seed": 0, **_EXPERIMENT["full"],
     })),
     "paper": Profile("paper", "the paper's settings on UCF101 / HMDB51 / Diving48 (GPUs)", _freeze({
         "profile": "paper", "data_dir": "data/datasets", "synth_size": "default",
@@ -117,12 +132,15 @@ STAGES: tuple[Stage, ...] = (
             "paper": {"probe_videos": 0, "loader_batch": 8, "data_dir": "data/synth"},
         },
     ),
-    # ---- filled in by the notebooks' authors: same shape as above --------------------------
+    # Chapters 3-7 share the experiment's parameters (the profile's common keys above).
     Stage("03_pretraining", "Self-supervised pretraining: MoCo vs BE", depends=("02_data",)),
-    Stage("04_finetuning", "Finetuning and the background trap", depends=("03_pretraining",)),
-    Stage("05_retrieval", "Video retrieval", depends=("03_pretraining",)),
-    Stage("06_activation_maps", "Where the models look: activation maps", depends=("04_finetuning",)),
-    Stage("07_results", "Results", depends=("04_finetuning", "05_retrieval", "06_activation_maps")),
+    Stage("04_finetuning", "Finetuning, linear probes and the background trap", depends=("03_pretraining",)),
+    Stage("05_retrieval", "Video retrieval", depends=("04_finetuning",),
+          params={"smoke": {"n_queries_shown": 2}, "cpu": {"n_queries_shown": 4}, "full": {"n_queries_shown": 6}}),
+    Stage("06_activation_maps", "Where the models look: activation maps", depends=("04_finetuning",),
+          params={"smoke": {"cam_videos": 8, "shown_videos": [0, 1]}, "cpu": {"cam_videos": 64, "shown_videos": [0, 3]},
+                  "full": {"cam_videos": 200, "shown_videos": [0, 3, 5]}}),
+    Stage("07_results", "Results: the paper's table, rebuilt", depends=("04_finetuning", "05_retrieval", "06_activation_maps")),
 )
 
 
