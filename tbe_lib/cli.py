@@ -3,9 +3,14 @@
     tbe info                         versions, device, threads
     tbe be-demo --out DIR            Background Erasing on one clip, with a figure
     tbe data synth|lists|prepare     data (embedded benchmark, real-dataset lists, re-encoding)
+    tbe pretrain                     self-supervised pretraining (moco, be, be_triplet, pretext)
+    tbe finetune [--freeze]          finetuning / linear probe, clip- and video-level results
+    tbe retrieve                     Recall@k, kNN, linear and background probes
+    tbe compare                      the Random / MoCo / BE table over seeds
+    tbe reproduce --profile P        run the book's notebooks and build the site
 
-Each stage lives in its own module and adds its parser through ``add_cli(subparsers)``;
-heavy imports (torch, PyAV) happen inside the handlers so that ``tbe --help`` is quick.
+Each stage lives in its own module and adds its parser through ``add_cli(subparsers)``.
+Under ``torchrun``, use ``python -m tbe_lib.cli ...`` (same arguments).
 """
 from __future__ import annotations
 
