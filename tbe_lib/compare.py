@@ -69,6 +69,10 @@ class CompareConfig:
     finetune_batch: int = 32
     finetune_lr: float = 0.05
     test_clips: int = 2
+    # The embedded benchmark's classes are directions (left/right, clockwise/counter-clockwise):
+    # a horizontal flip would swap labels, so it is off; crops keep most of the frame.
+    flip: bool = False
+    crop_scale: tuple[float, float] = (0.6, 1.0)
     cam_videos: int = 64  # test_shift videos whose Grad-CAM maps are measured (stage "cam")
     workers: int = 2
     device: str = "auto"
@@ -100,7 +104,7 @@ def _data(cfg: CompareConfig, source: Path, split: str):
     from .pretrain import DataConfig
 
     return DataConfig(source=str(source), split=split, frames=cfg.frames, stride=cfg.stride, size=cfg.size,
-                      workers=cfg.workers)
+                      workers=cfg.workers, flip=cfg.flip, crop_scale=cfg.crop_scale)
 
 
 def pretrain_config(cfg: CompareConfig, camera: str, seed: int, row: str):
@@ -245,7 +249,7 @@ def actor_mass_stage(cfg: CompareConfig, camera: str, seed: int) -> Path:
 
     from .augment.video import VideoEval
     from .models import model_from_checkpoint
-    from .viz.cam import actor_area_share, actor_mass, compute_cam
+    from .viz.cam import actor_area_share, actor_mass, compute_cam, set_cam_layer
 
     out = Path(cfg.out_dir) / camera / f"seed{seed}" / "actor_mass.json"
     done = json.loads(out.read_text()) if out.exists() else {"rows": {}}
@@ -257,12 +261,14 @@ def actor_mass_stage(cfg: CompareConfig, camera: str, seed: int) -> Path:
     x = VideoEval(cfg.size, resize=cfg.size)(clips)
     for row in todo:
         model = model_from_checkpoint(Path(finetune_config(cfg, camera, seed, row).run_dir) / "model.pt")
+        set_cam_layer(model, x.shape[1:])
         res = compute_cam(model, x, None)
         mass, area = actor_mass(res.maps, masks), actor_area_share(masks)
         done["rows"][row] = {"actor_mass": float(mass.nanmean()), "actor_area": float(area.nanmean()),
                              "actor_mass_ratio": float((mass / area).nanmean()),
                              "pred_acc": float((res.classes.cpu() == labels).float().mean() * 100)}
-    done.update(split="test_shift", n_videos=int(len(labels)), method="gradcam, predicted class")
+    done.update(split="test_shift", n_videos=int(len(labels)),
+                method="gradcam, predicted class, deepest stage with >= 4x4 maps (set_cam_layer)")
     out.write_text(json.dumps(done, indent=2) + "\n")
     return out
 

@@ -237,3 +237,20 @@ def test_normalize_and_upsample_helpers():
     up = upsample_maps(torch.arange(2.0).view(1, 2, 1, 1), (4, 3, 3))
     assert up.shape == (1, 4, 3, 3)
     assert torch.allclose(up[0, :, 0, 0], torch.tensor([0.0, 0.25, 0.75, 1.0]))  # trilinear in time too
+
+
+def test_set_cam_layer_picks_the_deepest_stage_with_spatial_detail():
+    import torch
+
+    from tbe_lib.models import build_model
+    from tbe_lib.viz.cam import compute_cam, set_cam_layer, target_layer
+
+    torch.manual_seed(0)
+    m = build_model("r3d_tiny", head="classifier", num_classes=4)  # defaults: 1x1 map at 32x32
+    assert m.feature_map(torch.zeros(1, 3, 8, 32, 32)).shape[-2:] == (1, 1)
+    layer = set_cam_layer(m, (3, 8, 32, 32), min_size=4)
+    assert layer is m.backbone.stages[1] and target_layer(m) is layer  # 8x8 -> 8x8 -> 4x4 -> 2x2 -> 1x1
+    maps = compute_cam(m, torch.randn(2, 3, 8, 32, 32)).maps
+    assert maps.shape == (2, 8, 32, 32)
+    assert float(maps.std()) > 0  # not flat, unlike a 1x1 map upsampled
+    assert set_cam_layer(m, (3, 8, 32, 32), min_size=64) is m.backbone.stages[0]  # none qualifies: the first

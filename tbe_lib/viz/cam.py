@@ -90,6 +90,9 @@ def target_layer(model: nn.Module) -> nn.Module:
     backbone is the same as hooking that block, whatever the architecture. DDP /
     ``torch.compile`` wrappers are looked through."""
     net = unwrap_model(model)
+    chosen = getattr(net, "cam_layer", None)  # set by :func:`set_cam_layer`
+    if isinstance(chosen, nn.Module):
+        return chosen
     backbone = getattr(net, "backbone", None)
     if not isinstance(backbone, nn.Module):
         raise TypeError(
@@ -97,6 +100,39 @@ def target_layer(model: nn.Module) -> nn.Module:
             "explicitly (compute_cam(..., layer=model.some_block))"
         )
     return backbone
+
+
+@torch.no_grad()
+def set_cam_layer(model: nn.Module, clip_shape: Sequence[int], min_size: int = 4) -> nn.Module:
+    """Make Grad-CAM hook the deepest stage of the backbone whose map is at least
+    ``min_size`` pixels on each side for clips of shape ``clip_shape`` (C, T, H, W).
+
+    Small backbones on small clips (r3d_tiny at 32x32 ends in a 1x1 map) leave no spatial
+    detail in the last map; an earlier stage keeps some (Grad-CAM is defined for any conv
+    layer). Backbones with a ``stages`` sequence (r3d_tiny) are searched stage by stage;
+    others keep the whole backbone. Stores the choice as ``model.cam_layer`` (used by
+    :func:`target_layer`, hence by :func:`compute_cam`, the viewer and ``static_views``)."""
+    net = unwrap_model(model)
+    backbone = net.backbone
+    stages = list(getattr(backbone, "stages", []))
+    if not stages:
+        net.cam_layer = backbone
+        return backbone
+    sizes: list[tuple[int, int]] = []
+    hooks = [st.register_forward_hook(lambda m, i, o: sizes.append(tuple(o.shape[-2:]))) for st in stages]
+    was_training = net.training
+    net.eval()
+    try:
+        p = next(net.parameters())
+        backbone(torch.zeros(1, *clip_shape, device=p.device, dtype=p.dtype))
+    finally:
+        for h in hooks:
+            h.remove()
+        net.train(was_training)
+    ok = [i for i, (h, w) in enumerate(sizes) if min(h, w) >= min_size]
+    layer = stages[ok[-1]] if ok else stages[0]
+    net.cam_layer = layer
+    return layer
 
 
 def classifier_layer(model: nn.Module) -> nn.Linear | None:
