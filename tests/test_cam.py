@@ -247,7 +247,7 @@ def test_set_cam_layer_picks_the_deepest_stage_with_spatial_detail():
 
     torch.manual_seed(0)
     m = build_model("r3d_tiny", head="classifier", num_classes=4)  # defaults: 1x1 map at 32x32
-    assert m.feature_map(torch.zeros(1, 3, 8, 32, 32)).shape[-2:] == (1, 1)
+    assert m.eval().feature_map(torch.zeros(1, 3, 8, 32, 32)).shape[-2:] == (1, 1)
     layer = set_cam_layer(m, (3, 8, 32, 32), min_size=4)
     assert layer is m.backbone.stages[1] and target_layer(m) is layer  # 8x8 -> 8x8 -> 4x4 -> 2x2 -> 1x1
     maps = compute_cam(m, torch.randn(2, 3, 8, 32, 32)).maps
