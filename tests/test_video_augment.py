@@ -184,3 +184,52 @@ def test_grayscale_and_no_jitter():
     assert torch.allclose(a, b, atol=1e-6)
     with pytest.raises(ValueError):
         VideoAugment(16, jitter=(0.4, 0.4, 0.4, 0.7))
+
+
+def test_fused_color_jitter_matches_the_sequential_ops_without_hue():
+    """Brightness, contrast and saturation compose exactly into one affine map (inputs chosen so
+    that no intermediate clamp triggers)."""
+    from tbe_lib.augment.video import color_jitter, fused_color_jitter
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(6, 3, 4, 8, 8, generator=g) * 0.4 + 0.3
+    f = torch.tensor([[1.2, 0.7, 1.3, 0.0], [0.8, 1.3, 0.6, 0.0]] * 3)
+    order = torch.stack([torch.randperm(4, generator=g) for _ in range(6)])
+    apply = torch.tensor([True, True, False, True, True, True])
+    torch.testing.assert_close(fused_color_jitter(x, f, order, apply), color_jitter(x, f, order, apply),
+                               atol=1e-5, rtol=1e-5)
+    # Without clamping these linear ops commute (all keep the mean luma's role): any order agrees.
+    torch.testing.assert_close(fused_color_jitter(x, f, order.flip(1), apply), color_jitter(x, f, order, apply),
+                               atol=1e-5, rtol=1e-5)
+
+
+def test_fused_hue_is_a_luma_preserving_periodic_rotation():
+    from tbe_lib.augment.video import fused_color_jitter, rgb_to_grayscale
+
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(4, 3, 2, 8, 8, generator=g) * 0.2 + 0.4  # in gamut after small rotations
+    order = torch.tensor([[3, 0, 1, 2]] * 4)
+    ones = torch.ones(4, 3)
+
+    def hue(shift):
+        return fused_color_jitter(x, torch.cat([ones, torch.full((4, 1), shift)], 1), order)
+
+    torch.testing.assert_close(hue(0.0), x, atol=1e-6, rtol=0)
+    torch.testing.assert_close(hue(1.0), x, atol=1e-5, rtol=0)  # a full turn
+    shifted = hue(0.15)
+    assert (shifted - x).abs().max() > 0.01  # it does change colours
+    torch.testing.assert_close(rgb_to_grayscale(shifted), rgb_to_grayscale(x), atol=1e-5, rtol=0)
+
+
+def test_fused_and_exact_pipelines_agree_without_hue():
+    from tbe_lib.augment.video import VideoAugment
+
+    x = (torch.rand(4, 3, 4, 16, 16, generator=torch.Generator().manual_seed(2)) * 0.4 + 0.3)
+    fused = VideoAugment(16, scale=(1.0, 1.0), ratio=(1.0, 1.0), jitter=(0.2, 0.2, 0.2, 0.0), gray_p=0.5)
+    exact = VideoAugment(16, scale=(1.0, 1.0), ratio=(1.0, 1.0), jitter=(0.2, 0.2, 0.2, 0.0), gray_p=0.5,
+                         color="exact")
+    a = fused(x, generator=torch.Generator().manual_seed(3))
+    b = exact(x, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="color"):
+        VideoAugment(16, color="other")

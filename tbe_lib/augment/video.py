@@ -49,6 +49,7 @@ __all__ = [
     "adjust_hue",
     "rgb_to_grayscale",
     "color_jitter",
+    "fused_color_jitter",
     "normalize",
 ]
 
@@ -256,6 +257,74 @@ def color_jitter(
     return x
 
 
+_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+
+
+def _hue_matrices(shift: Tensor) -> Tensor:
+    """(B,) hue shifts in turns -> (B, 3, 3) RGB matrices rotating the chroma plane of YIQ.
+
+    A linear stand-in for the HSV hue rotation: it keeps the luma exactly and is periodic in
+    the shift, but for saturated colours it differs from torchvision's HSV round trip (use
+    ``color="exact"`` for that)."""
+    yiq = _YIQ.to(shift)
+    cos, sin = torch.cos(2 * math.pi * shift), torch.sin(2 * math.pi * shift)
+    rot = torch.zeros(shift.shape[0], 3, 3, dtype=shift.dtype, device=shift.device)
+    rot[:, 0, 0] = 1
+    rot[:, 1, 1], rot[:, 1, 2], rot[:, 2, 1], rot[:, 2, 2] = cos, -sin, sin, cos
+    return torch.linalg.inv(yiq) @ rot @ yiq
+
+
+def fused_color_jitter(x: Tensor, factors: Tensor, order: Tensor, apply: Tensor | None = None) -> Tensor:
+    """Brightness, contrast, saturation and hue in each clip's own order, as ONE affine map
+    per clip and frame: ``out = clamp(M_b x + o_bt)`` with ``M`` (B, 3, 3), ``o`` (B, 3, T).
+
+    All four ops are linear in RGB (hue as a YIQ chroma rotation, see :func:`_hue_matrices`;
+    contrast blends with the frame's mean luma, which for a linear map of ``x`` is the same
+    map of ``x``'s mean), so their composition is computed on 3x3 matrices and applied with
+    a single pass over the pixels: several times faster on CPU than :func:`color_jitter`.
+    It differs from the sequential ops in two ways: hue (above), and the clamp to [0, 1]
+    happens once at the end instead of after each op. (As linear maps in this form the four
+    ops commute: their random order only matters through the intermediate clamps of the
+    exact path; it is kept so both paths take the same parameters.)"""
+    B, _, T = x.shape[:3]
+    dev, dt = x.device, x.dtype
+    factors, order = factors.to(device=dev, dtype=dt), order.to(dev)
+    apply = torch.ones(B, dtype=torch.bool, device=dev) if apply is None else apply.to(dev)
+    w = torch.tensor(_GRAY_WEIGHTS, dtype=dt, device=dev)  # luma weights (3,)
+    eye = torch.eye(3, dtype=dt, device=dev).expand(B, 3, 3)
+    gray_proj = torch.ones(3, 1, dtype=dt, device=dev) @ w.view(1, 3)  # x -> luma in every channel
+    mean_rgb = x.mean(dim=(-2, -1))  # (B, 3, T)
+    M = eye.clone()
+    o = torch.zeros(B, 3, T, dtype=dt, device=dev)
+    hue = _hue_matrices(factors[:, 3])
+    for slot in range(4):
+        op = order[:, slot]
+        for op_id in range(4):
+            sel = (op == op_id) & apply  # (B,)
+            if not bool(sel.any()):
+                continue
+            if op_id == 0:  # brightness: b x
+                A = eye * factors[:, 0].view(B, 1, 1)
+                a = torch.zeros_like(o)
+            elif op_id == 1:  # contrast: c x + (1 - c) mean_luma(x)
+                c = factors[:, 1].view(B, 1, 1)
+                A = eye * c
+                cur_mean = torch.einsum("bij,bjt->bit", M, mean_rgb) + o  # (B, 3, T) of the current image
+                a = (1 - c) * torch.einsum("j,bjt->bt", w, cur_mean).unsqueeze(1).expand(B, 3, T)
+            elif op_id == 2:  # saturation: s x + (1 - s) luma(x)
+                sat = factors[:, 2].view(B, 1, 1)
+                A = eye * sat + (1 - sat) * gray_proj
+                a = torch.zeros_like(o)
+            else:
+                A = hue
+                a = torch.zeros_like(o)
+            m = sel.view(B, 1, 1)
+            M_new, o_new = A @ M, torch.einsum("bij,bjt->bit", A, o) + a
+            M, o = torch.where(m, M_new, M), torch.where(m, o_new, o)
+    out = torch.einsum("bij,bjthw->bithw", M, x) + o[..., None, None]
+    return out.clamp_(0, 1)
+
+
 def normalize(x: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:
     """``(x - mean) / std`` per channel (dim 1)."""
     m = torch.as_tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1, 1)
@@ -282,7 +351,12 @@ class VideoAugment(nn.Module):
     :func:`resized_crop` (``"auto"``: vectorised ``roi_align`` on GPU, the faster per-clip
     uint8 resize on CPU).
 
-    On CPU this is ~9 ms per 16x112x112 clip on one core (hue dominates) and it runs as many
+    ``color``: ``"fused"`` (default) composes the four colour ops into one affine map per
+    clip (:func:`fused_color_jitter`: hue as a YIQ chroma rotation, one final clamp), several
+    times faster on CPU; ``"exact"`` applies them one after the other exactly as torchvision
+    does (HSV hue, a clamp after each op).
+
+    On CPU the exact path is ~9 ms per 16x112x112 clip on one core (hue dominates) and it runs as many
     small torch ops: when DataLoader workers share the cores, give the main process one
     intra-op thread (``torch.set_num_threads(1)``; with 2 threads on a busy 2-core machine we
     measured a 10x slowdown from OpenMP stalls), or augment in the workers
@@ -300,8 +374,12 @@ class VideoAugment(nn.Module):
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
         crop_method: str = "auto",
+        color: str = "fused",
     ):
         super().__init__()
+        if color not in ("fused", "exact"):
+            raise ValueError(f"color must be 'fused' or 'exact', got {color!r}")
+        self.color = color
         if not (0 < scale[0] <= scale[1] <= 1):
             raise ValueError(f"scale must satisfy 0 < min <= max <= 1, got {scale}")
         if not (0 < ratio[0] <= ratio[1]):
@@ -342,12 +420,25 @@ class VideoAugment(nn.Module):
             x = _to_float(x)
         x = resized_crop(x, p["boxes"], self.size, method=self.crop_method)  # (B, C, T, h, w) in [0, 1]
         x = hflip(x, p["flip"])
-        if x.shape[1] == 3:
+        if x.shape[1] != 3:
+            return normalize(x, self.mean, self.std)
+        if self.color == "exact":
             if self.jitter is not None:
                 x = color_jitter(x, p["factors"], p["order"], p["jitter"], inplace=True)
             if self.gray_p > 0:
                 x = torch.where(p["gray"].view(-1, 1, 1, 1, 1), rgb_to_grayscale(x).expand_as(x), x)
-        return normalize(x, self.mean, self.std)
+            return normalize(x, self.mean, self.std)
+        if self.jitter is not None:
+            x = fused_color_jitter(x, p["factors"], p["order"], p["jitter"])
+        # Grayscale (per clip) and normalisation are affine too: one more pass over the pixels.
+        B = x.shape[0]
+        w = torch.tensor(_GRAY_WEIGHTS, dtype=x.dtype, device=x.device)
+        G = torch.where(p["gray"].view(B, 1, 1), (torch.ones(3, 1, dtype=x.dtype, device=x.device) @ w.view(1, 3)),
+                        torch.eye(3, dtype=x.dtype, device=x.device))  # (B, 3, 3)
+        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device)
+        std = torch.tensor(self.std, dtype=x.dtype, device=x.device)
+        A = G / std.view(1, 3, 1)
+        return torch.einsum("bij,bjthw->bithw", A, x).sub_((mean / std).view(1, 3, 1, 1, 1))
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         xb, lead = _as_batch(x)
