@@ -25,6 +25,15 @@ of activation mass on the actor divided by the actor's share of the frame
 (``actor_mass_ratio``: 1 = no preference for the actor, higher = looks at the actor).
 ``summary.csv`` holds mean ± std over seeds.
 
+Real datasets. The same comparison runs on list files (UCF101, HMDB51, Diving48...) with
+``synthetic=False``: each condition names a folder holding ``lists/<split>.txt`` (e.g. made
+by ``tbe data lists`` and copied or linked there), the splits are parameters
+(``pretrain_split``, ``train_split``, ``test_splits``), and the rows that need the benchmark's
+ground truth (``sup_unbiased``, the background probe, the actor-mass stage) are left out, as
+is ``sup_biased`` (on real data, supervised from scratch is the ``random`` row itself). Pass
+the paper's settings as usual (``backbone="i3d"``, ``frames=16``, ``stride=4``, ``size=112``
+or 224).
+
 Every unit of work is a run directory under ``out_dir`` that is reused when complete, so the
 comparison resumes after an interruption and the book's chapters share its runs:
 ``{camera}/seed{s}/pretrain_{row}``, ``.../finetune_{row}``, ``.../retrieval_{row}``.
@@ -77,11 +86,25 @@ class CompareConfig:
     workers: int = 2
     device: str = "auto"
     data_dirs: dict[str, str] = field(default_factory=dict)  # camera -> folder, overriding the default
+    # Splits (defaults: the embedded benchmark's). For real data set synthetic=False.
+    synthetic: bool = True
+    pretrain_split: str = "pretrain"
+    train_split: str = "train"
+    test_splits: tuple[str, ...] = ("test_same", "test_shift")
+    unbiased_split: str | None = "train_unbiased"
+    background_split: str | None = "train_unbiased"
+    cam_split: str = "test_shift"
 
     def __post_init__(self) -> None:
         bad = [r for r in self.rows if r not in ROWS]
         if bad:
             raise ValueError(f"unknown rows {bad}; choose from {ROWS}")
+        if not self.synthetic:
+            missing = [c for c in self.conditions if c not in self.data_dirs]
+            if missing:
+                raise ValueError(f"synthetic=False needs data_dirs for every condition; missing {missing}")
+            self.rows = tuple(r for r in self.rows if r not in ("sup_unbiased", "sup_biased"))
+            self.unbiased_split = self.background_split = None
 
 
 def synth_dir(cfg: CompareConfig, camera: str) -> Path:
@@ -96,7 +119,8 @@ def ensure_data(cfg: CompareConfig, camera: str, progress: bool = False) -> Path
     from .data.synth import config_for, generate
 
     out = synth_dir(cfg, camera)
-    generate(out, config_for(cfg.synth_size, camera=camera), progress=progress)
+    if cfg.synthetic:
+        generate(out, config_for(cfg.synth_size, camera=camera), progress=progress)
     return out
 
 
@@ -117,7 +141,7 @@ def pretrain_config(cfg: CompareConfig, camera: str, seed: int, row: str):
     return PretrainConfig(
         run_dir=str(Path(cfg.out_dir) / camera / f"seed{seed}" / f"pretrain_{row}"), backbone=cfg.backbone,
         backbone_kwargs=dict(cfg.backbone_kwargs), batch_size=cfg.pretrain_batch, device=cfg.device,
-        data=_data(cfg, synth_dir(cfg, camera), "pretrain"),
+        data=_data(cfg, synth_dir(cfg, camera), cfg.pretrain_split),
         method=MethodConfig(method=method, queue_size=cfg.queue_size, extra_negative=cfg.extra_negative,
                             be_source="inter" if row == "be_inter" else "intra"),
         optim=OptimConfig(lr=cfg.pretrain_lr),
@@ -134,11 +158,12 @@ def finetune_config(cfg: CompareConfig, camera: str, seed: int, row: str):
     base = Path(cfg.out_dir) / camera / f"seed{seed}"
     run_row = "random" if row == "sup_biased" else row
     init = str(base / f"pretrain_{row}" / "encoder.pt") if row in SSL_ROWS else None
-    split = "train_unbiased" if row == "sup_unbiased" else "train"
+    split = cfg.unbiased_split if row == "sup_unbiased" else cfg.train_split
     return FinetuneConfig(
         run_dir=str(base / f"finetune_{run_row}"), init=init, backbone=cfg.backbone,
         backbone_kwargs=dict(cfg.backbone_kwargs), epochs=cfg.finetune_epochs, batch_size=cfg.finetune_batch,
         device=cfg.device, data=_data(cfg, synth_dir(cfg, camera), split), test_clips=cfg.test_clips,
+        test_splits=tuple(cfg.test_splits),
         optim=OptimConfig(lr=cfg.finetune_lr), loop=LoopConfig(seed=seed, log_every=10, checkpoint_every=0),
     )
 
@@ -201,18 +226,20 @@ def run_comparison(cfg: CompareConfig, stages: tuple[str, ...] = ("pretrain", "f
             _log(f"retrieve {row} camera={camera} seed={seed}")
             retrieve(RetrievalConfig(out_dir=str(rdir), checkpoint=ckpt, backbone=cfg.backbone,
                                      backbone_kwargs=dict(cfg.backbone_kwargs), data=str(synth_dir(cfg, camera)),
+                                     gallery_split=cfg.train_split, query_splits=tuple(cfg.test_splits),
+                                     background_split=cfg.background_split,
                                      frames=cfg.frames, stride=cfg.stride, size=cfg.size, num_clips=cfg.test_clips,
                                      workers=cfg.workers, device=cfg.device, seed=seed,
                                      # the t-SNE picture only for the first condition (the book shows it)
                                      embedding="tsne" if (camera, seed) == first else None), progress=progress)
-    if "cam" in stages:
+    if "cam" in stages and cfg.synthetic:  # the actor's ground truth exists on the benchmark only
         for camera, seeds in cfg.conditions.items():
             for seed in seeds:
                 actor_mass_stage(cfg, camera, seed)
     return out
 
 
-def cam_inputs(cfg: CompareConfig, camera: str, split: str = "test_shift", n: int | None = None):
+def cam_inputs(cfg: CompareConfig, camera: str, split: str | None = None, n: int | None = None):
     """The first ``n`` videos of ``split`` as the evaluation sees them: centre clips, uint8
     (N, 3, T, H, W), their labels, and the actor masks of the same frames, bool (N, T, H, W)."""
     import numpy as np
@@ -222,6 +249,7 @@ def cam_inputs(cfg: CompareConfig, camera: str, split: str = "test_shift", n: in
     from .data.sampling import center_clip
     from .data.synth import load_masks, load_metadata
 
+    split = split or cfg.cam_split
     src = synth_dir(cfg, camera)
     ds = ClipDataset(resolve_list_(src, split), ClipSampler(frames=cfg.frames, stride=cfg.stride, mode="center"))
     n = min(n or cfg.cam_videos, len(ds))
@@ -257,7 +285,7 @@ def actor_mass_stage(cfg: CompareConfig, camera: str, seed: int) -> Path:
     if not todo:
         return out
     _log(f"activation maps {todo} camera={camera} seed={seed}")
-    clips, labels, masks = cam_inputs(cfg, camera)
+    clips, labels, masks = cam_inputs(cfg, camera, cfg.cam_split)
     x = VideoEval(cfg.size, resize=cfg.size)(clips)
     for row in todo:
         model = model_from_checkpoint(Path(finetune_config(cfg, camera, seed, row).run_dir) / "model.pt")
@@ -267,7 +295,7 @@ def actor_mass_stage(cfg: CompareConfig, camera: str, seed: int) -> Path:
         done["rows"][row] = {"actor_mass": float(mass.nanmean()), "actor_area": float(area.nanmean()),
                              "actor_mass_ratio": float((mass / area).nanmean()),
                              "pred_acc": float((res.classes.cpu() == labels).float().mean() * 100)}
-    done.update(split="test_shift", n_videos=int(len(labels)),
+    done.update(split=cfg.cam_split, n_videos=int(len(labels)),
                 method="gradcam, predicted class, deepest stage with >= 4x4 maps (set_cam_layer)")
     out.write_text(json.dumps(done, indent=2) + "\n")
     return out
@@ -351,7 +379,17 @@ def add_cli(subparsers) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="runs/compare")
     p.add_argument("--data-dir", default="data", help="where the embedded benchmark folders are (made if missing)")
-    p.add_argument("--size", default="default", choices=["smoke", "default", "larger"])
+    p.add_argument("--lists", nargs="+", metavar="NAME=DIR", default=None,
+                   help="real data instead of the benchmark: conditions NAME whose DIR holds lists/<split>.txt")
+    p.add_argument("--pretrain-split", default=None)
+    p.add_argument("--train-split", default=None)
+    p.add_argument("--test-splits", nargs="+", default=None)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of each --lists condition")
+    p.add_argument("--stride", type=int, default=1)
+    p.add_argument("--size", dest="crop_size", type=int, default=32, help="crop size (the paper: 112 or 224)")
+    p.add_argument("--pretrain-batch", type=int, default=64)
+    p.add_argument("--finetune-batch", type=int, default=32)
+    p.add_argument("--synth-size", dest="size", default="default", choices=["smoke", "default", "larger"])
     p.add_argument("--static-seeds", type=int, nargs="*", default=[0, 1, 2])
     p.add_argument("--jitter-seeds", type=int, nargs="*", default=[0])
     p.add_argument("--pan-seeds", type=int, nargs="*", default=[])
@@ -366,15 +404,26 @@ def add_cli(subparsers) -> None:
 
 
 def _cli_compare(a) -> int:
-    conditions = {cam: tuple(seeds) for cam, seeds in
-                  (("static", a.static_seeds), ("jitter", a.jitter_seeds), ("pan", a.pan_seeds)) if seeds}
-    cfg = CompareConfig(out_dir=a.out, data_dir=a.data_dir, synth_size=a.size, conditions=conditions,
-                        rows=tuple(a.rows), backbone=a.backbone, pretrain_steps=a.pretrain_steps,
-                        finetune_epochs=a.finetune_epochs, frames=a.frames, workers=a.workers, device=a.device)
+    common = dict(out_dir=a.out, rows=tuple(a.rows), backbone=a.backbone, pretrain_steps=a.pretrain_steps,
+                  finetune_epochs=a.finetune_epochs, frames=a.frames, stride=a.stride, size=a.crop_size,
+                  pretrain_batch=a.pretrain_batch, finetune_batch=a.finetune_batch, workers=a.workers,
+                  device=a.device)
+    if a.lists:
+        pairs = [x.split("=", 1) for x in a.lists]
+        if any(len(p) != 2 for p in pairs):
+            raise ValueError(f"--lists takes NAME=DIR pairs, got {a.lists}")
+        splits = {k: v for k, v in (("pretrain_split", a.pretrain_split), ("train_split", a.train_split)) if v}
+        cfg = CompareConfig(**common, synthetic=False, conditions={n: tuple(a.seeds) for n, _ in pairs},
+                            data_dirs={n: d for n, d in pairs}, test_splits=tuple(a.test_splits or ["test"]),
+                            **splits)
+    else:
+        conditions = {cam: tuple(seeds) for cam, seeds in
+                      (("static", a.static_seeds), ("jitter", a.jitter_seeds), ("pan", a.pan_seeds)) if seeds}
+        cfg = CompareConfig(**common, data_dir=a.data_dir, synth_size=a.size, conditions=conditions)
     run_comparison(cfg)
     df = collect_table(cfg)
-    _, _, pretty = summarise(df, ["finetune_test_same", "finetune_test_shift", "probe_test_same", "probe_test_shift",
-                                  "background_probe", "R@1_test_shift"])
+    cols = [c for c in df.columns if c.startswith(("finetune_", "probe_", "R@1_")) or c == "background_probe"]
+    _, _, pretty = summarise(df, cols)
     pretty.to_csv(Path(cfg.out_dir) / "summary.csv")
     print(pretty.to_string())
     print(f"[compare] wrote {Path(cfg.out_dir) / 'table.csv'} and summary.csv")

@@ -37,3 +37,26 @@ def test_comparison_on_smoke_data_is_complete_and_resumable(tmp_path):
     assert abs(mean.loc[("static", "moco"), "background_probe"]
                - df[df.row == "moco"].background_probe.mean()) < 1e-9
     assert isinstance(pretty, pd.DataFrame)
+
+
+def test_comparison_on_list_files_of_a_real_dataset_layout(tmp_path, smoke_bench):
+    """synthetic=False: any folder with lists/<split>.txt (here: train/test lists pointing at the
+    smoke videos, as `tbe data lists` would write for UCF101) runs the same pipeline."""
+    from tbe_lib.data.listfile import read_list, write_list
+
+    ds = tmp_path / "fake_ucf"
+    for split, src in (("train", "train"), ("test", "test_same")):
+        vl = read_list(smoke_bench / "lists" / f"{src}.txt")
+        write_list(ds / "lists" / f"{split}.txt", vl.records, format="video", root=vl.root.resolve(),
+                   dataset="fake_ucf", num_classes=8)
+    cfg = CompareConfig(out_dir=str(tmp_path / "cmp"), synthetic=False, data_dirs={"fake_ucf": str(ds)},
+                        conditions={"fake_ucf": (0,)}, pretrain_split="train", train_split="train",
+                        test_splits=("test",), backbone_kwargs={"widths": (8, 16), "blocks": (1, 1)},
+                        pretrain_steps=2, pretrain_batch=8, queue_size=16, finetune_epochs=1, finetune_batch=8,
+                        workers=0, device="cpu", frames=4, stride=2, test_clips=1)
+    assert cfg.rows == ("random", "moco", "be", "be_inter")
+    run_comparison(cfg)
+    df = collect_table(cfg)
+    assert set(df.row) == set(cfg.rows)
+    assert df[["finetune_test", "probe_test", "R@1_test"]].notna().all().all()
+    assert "background_probe" not in df and "actor_mass_ratio" not in df
