@@ -19,13 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
-import time
 from typing import Callable
 
 import torch
 
 from tbe_lib.augment import background_erasing
+from tbe_lib.utils import device_sync, median_ms
 
 
 def paper_loop(x: torch.Tensor, lam: float, index: torch.Tensor) -> torch.Tensor:
@@ -37,21 +36,6 @@ def paper_loop(x: torch.Tensor, lam: float, index: torch.Tensor) -> torch.Tensor
         for j in range(T):
             out[i, :, j] = (1 - lam) * x[i, :, j] + lam * x[i, :, idx[i]]
     return out
-
-
-def timeit(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 3) -> float:
-    """Median wall time of ``fn`` in milliseconds (synchronising on CUDA)."""
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    for _ in range(warmup):
-        fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -87,7 +71,7 @@ def main() -> None:
         "paper loop": lambda: paper_loop(x, lam, index),
     }
     repeats = {"paper loop": max(5, args.repeats // 3)}
-    ms = {name: timeit(fn, device, repeats.get(name, args.repeats)) for name, fn in cases.items()}
+    ms = {name: median_ms(fn, repeats.get(name, args.repeats), sync=device_sync(device)) for name, fn in cases.items()}
 
     dev_name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or 'cpu'}, {torch.get_num_threads()} threads"
     print(f"Background Erasing, B={B} C=3 T={T} {S}x{S} float32 on {device.type} ({dev_name}); torch {torch.__version__}")

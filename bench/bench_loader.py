@@ -30,7 +30,6 @@ worker count; loader overhead <= 10% over the raw decoder.
 from __future__ import annotations
 
 import argparse
-import math
 import random
 import statistics
 import sys

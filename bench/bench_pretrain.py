@@ -20,28 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
-import time
 
 import torch
 
 from tbe_lib.augment.video import VideoAugment
 from tbe_lib.methods import MethodConfig, build_method
 from tbe_lib.train.engine import autocast_dtype
-
-
-def median_ms(fn, device: torch.device, repeats: int, warmup: int = 3) -> float:
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    for _ in range(warmup):
-        fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+from tbe_lib.utils import device_sync, median_ms
 
 
 def main() -> None:
@@ -70,7 +55,7 @@ def main() -> None:
         return torch.autocast(device.type, dtype=amp) if amp is not None else torch.autocast(device.type, enabled=False)
 
     results: dict[str, float] = {}
-    aug_ms = median_ms(lambda: augment(raw[:, 0], generator=g), device, args.repeats)
+    aug_ms = median_ms(lambda: augment(raw[:, 0], generator=g), args.repeats, sync=device_sync(device))
     for name in ["bare", *args.methods]:
         torch.manual_seed(0)
         cfg = MethodConfig(method=name if name != "bare" else "moco", queue_size=4096)
@@ -101,7 +86,7 @@ def main() -> None:
                 opt.step()
                 method.after_step()
 
-        results[name] = median_ms(step, device, args.repeats)
+        results[name] = median_ms(step, args.repeats, sync=device_sync(device))
 
     dev = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or 'cpu'}, {torch.get_num_threads()} threads"
     print(f"pretraining step, {args.backbone}, batch {B} x {T}x{S}x{S}, {device.type} ({dev}), amp={amp}, "

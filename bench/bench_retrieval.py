@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
-import time
 from typing import Callable
 
 import numpy as np
@@ -28,6 +26,7 @@ import torch
 from sklearn.metrics.pairwise import cosine_distances
 
 from tbe_lib.evaluate import retrieval_recall
+from tbe_lib.utils import device_sync, median_ms
 
 KS = (1, 5, 10, 20, 50)
 
@@ -40,16 +39,7 @@ def paper_recall(q: np.ndarray, ql: np.ndarray, g: np.ndarray, gl: np.ndarray) -
 
 def timeit(fn: Callable[[], object], device: torch.device, repeats: int) -> float:
     """Median wall time of ``fn`` in seconds, after one warm-up (synchronising on CUDA)."""
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return median_ms(fn, repeats, warmup=1, sync=device_sync(device)) / 1e3
 
 
 def main() -> None:

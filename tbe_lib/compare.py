@@ -273,8 +273,6 @@ def actor_mass_stage(cfg: CompareConfig, camera: str, seed: int) -> Path:
     """Grad-CAM (predicted class) of every row's finetuned classifier on the first
     ``cam_videos`` videos of ``test_shift``; writes ``<camera>/seed<s>/actor_mass.json`` with
     the mean actor mass, area share and their ratio per row. Reused when complete."""
-    import torch
-
     from .augment.video import VideoEval
     from .models import model_from_checkpoint
     from .viz.cam import actor_area_share, actor_mass, compute_cam, set_cam_layer

@@ -30,13 +30,16 @@ import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .pretrain import DataConfig, OptimConfig, resolve_list
+
+if TYPE_CHECKING:
+    from .train import LoopConfig
 
 __all__ = ["FinetuneConfig", "FinetuneResult", "Classifier", "finetune", "evaluate_splits", "add_cli"]
 

@@ -16,9 +16,13 @@ import argparse
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
+
+if TYPE_CHECKING:
+    from .methods import MethodConfig
+    from .train import LoopConfig
 
 __all__ = ["DataConfig", "OptimConfig", "PretrainConfig", "PretrainResult", "pretrain", "resolve_list", "add_cli"]
 

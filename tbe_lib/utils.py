@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import os
 import random
+import statistics
 import tempfile
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
-__all__ = ["seed_everything", "atomic_save", "safe_load", "resolve_device"]
+__all__ = ["seed_everything", "atomic_save", "safe_load", "resolve_device", "median_ms", "device_sync"]
 
 
 def seed_everything(seed: int, *, deterministic: bool = False) -> None:
@@ -65,3 +67,26 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def device_sync(device: str | torch.device) -> Callable[[], None]:
+    """A function that waits for ``device``'s queued work (CUDA), or does nothing (CPU)."""
+    return torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+
+
+def median_ms(fn: Callable[[], object], repeats: int = 20, warmup: int = 3,
+              sync: Callable[[], None] | None = None) -> float:
+    """Median wall time of ``fn()`` in milliseconds over ``repeats`` runs after ``warmup``
+    runs (``sync``: e.g. :func:`device_sync` of a GPU, called after each run). Used by the
+    benchmarks in ``bench/`` and the book's small in-notebook timings."""
+    sync = sync or (lambda: None)
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = []
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from tbe_lib.utils import median_ms  # noqa: F401  (re-exported for the notebooks)
 
 __all__ = [
     "in_papermill",
@@ -136,23 +137,6 @@ def glue(name: str, value: Any, *, display: bool = False) -> None:
     except ImportError:  # pragma: no cover - myst-nb ships with jupyter-book
         return
     _glue(name, value, display=display)
-
-
-def median_ms(fn: Callable[[], object], repeats: int = 20, warmup: int = 3,
-              sync: Callable[[], None] | None = None) -> float:
-    """Median wall time of ``fn()`` in milliseconds over ``repeats`` runs after ``warmup``
-    (``sync``: e.g. ``torch.cuda.synchronize`` for GPU work)."""
-    sync = sync or (lambda: None)
-    for _ in range(warmup):
-        fn()
-    sync()
-    times = []
-    for _ in range(max(1, repeats)):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
 
 
 def be_region_change(clips: Tensor, mixed: Tensor, masks: Tensor, *, margin: int = 0) -> dict[str, Tensor]:
