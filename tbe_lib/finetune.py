@@ -30,16 +30,14 @@ import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .pretrain import DataConfig, OptimConfig, resolve_list
-
-if TYPE_CHECKING:
-    from .train import LoopConfig
+from .train import LoopConfig
 
 __all__ = ["FinetuneConfig", "FinetuneResult", "Classifier", "finetune", "evaluate_splits", "add_cli"]
 
@@ -85,13 +83,9 @@ class FinetuneConfig:
     select: Literal["last", "val", "best_on_test"] = "last"
     val_fraction: float = 0.0
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=0.05, weight_decay=1e-4))
-    loop: "LoopConfig" = None  # type: ignore[assignment]
+    loop: LoopConfig = field(default_factory=LoopConfig)
 
     def __post_init__(self) -> None:
-        from .train import LoopConfig
-
-        if self.loop is None:
-            self.loop = LoopConfig()
         if self.select not in ("last", "val", "best_on_test"):
             raise ValueError(f"select must be 'last', 'val' or 'best_on_test', got {self.select!r}")
         if self.select == "val" and not 0 < self.val_fraction < 1:

@@ -16,13 +16,12 @@ import argparse
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import torch
 
-if TYPE_CHECKING:
-    from .methods import MethodConfig
-    from .train import LoopConfig
+from .methods import MethodConfig
+from .train import LoopConfig
 
 __all__ = ["DataConfig", "OptimConfig", "PretrainConfig", "PretrainResult", "pretrain", "resolve_list", "add_cli"]
 
@@ -74,18 +73,9 @@ class PretrainConfig:
     batch_size: int = 32
     device: str = "auto"
     data: DataConfig = field(default_factory=DataConfig)
-    method: "MethodConfig" = None  # type: ignore[assignment]  # set in __post_init__
+    method: MethodConfig = field(default_factory=MethodConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    loop: "LoopConfig" = None  # type: ignore[assignment]
-
-    def __post_init__(self) -> None:
-        from .methods import MethodConfig
-        from .train import LoopConfig
-
-        if self.method is None:
-            self.method = MethodConfig()
-        if self.loop is None:
-            self.loop = LoopConfig()
+    loop: LoopConfig = field(default_factory=LoopConfig)
 
 
 def resolve_list(source: str | os.PathLike, split: str) -> Path:
