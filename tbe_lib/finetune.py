@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .pretrain import DataConfig, OptimConfig, resolve_list
+from .pretrain import DataConfig, OptimConfig, flip_for, resolve_list
 from .train import LoopConfig
 
 __all__ = ["FinetuneConfig", "FinetuneResult", "Classifier", "finetune", "evaluate_splits", "add_cli"]
@@ -331,6 +331,8 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
                         "best-on-test (optimistic)")
     p.add_argument("--val-fraction", type=float, default=0.0)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--flip", default="auto", choices=["auto", "on", "off"],
+                   help="horizontal flips (auto: off on the embedded benchmark, whose classes are directions)")
     p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"])
     p.add_argument("--progress", default="auto", choices=["auto", "bar", "log", "off"])
     p.add_argument("--seed", type=int, default=0)
@@ -345,7 +347,7 @@ def _cli_finetune(a: argparse.Namespace) -> int:
         run_dir=a.run_dir or ("runs/probe" if a.freeze else "runs/finetune"), init=a.init, backbone=a.backbone,
         freeze=a.freeze, epochs=a.epochs, batch_size=a.batch_size, dropout=a.dropout, device=a.device,
         data=DataConfig(source=a.data, split=a.train_split, root=a.root, frames=a.frames, stride=a.stride, size=a.size,
-                        resize=a.resize, workers=a.workers),
+                        resize=a.resize, workers=a.workers, flip=flip_for(a.data, a.flip)),
         test_splits=tuple(a.test_splits), test_clips=a.test_clips, eval_resize=a.eval_resize, select=a.select,
         val_fraction=a.val_fraction,
         optim=OptimConfig(lr=a.lr, weight_decay=a.weight_decay, schedule=a.schedule, milestones=tuple(a.milestones),

@@ -104,6 +104,17 @@ class PretrainResult:
     step: int
 
 
+def flip_for(source: str | os.PathLike, choice: str = "auto") -> bool:
+    """Whether horizontal flips are safe: ``"on"``/``"off"`` as given; ``"auto"`` is off for a
+    folder made by ``tbe data synth`` (its classes are directions: a flip swaps left/right and
+    clockwise/counter-clockwise) and on otherwise (the usual choice on real datasets)."""
+    if choice not in ("auto", "on", "off"):
+        raise ValueError(f"flip must be 'auto', 'on' or 'off', got {choice!r}")
+    if choice != "auto":
+        return choice == "on"
+    return not (Path(source) / "manifest.json").is_file()
+
+
 def _check_meta(cfg: PretrainConfig, encoder_arch: dict[str, Any]) -> dict[str, Any]:
     return {"task": "pretrain", "method": cfg.method.method, "arch": encoder_arch}
 
@@ -217,6 +228,8 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=32, help="crop size (default 32)")
     p.add_argument("--resize", type=int, default=None, help="short side after decoding")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--flip", default="auto", choices=["auto", "on", "off"],
+                   help="horizontal flips (auto: off on the embedded benchmark, whose classes are directions)")
     p.add_argument("--no-cache", action="store_true", help="do not keep decoded videos in RAM")
     p.add_argument("--queue-size", type=int, default=1024)
     p.add_argument("--temperature", type=float, default=0.07)
@@ -245,7 +258,7 @@ def config_from_args(a: argparse.Namespace) -> PretrainConfig:
     return PretrainConfig(
         run_dir=a.run_dir or f"runs/pretrain_{a.method}", backbone=a.backbone, batch_size=a.batch_size, device=a.device,
         data=DataConfig(source=a.data, split=a.split, root=a.root, frames=a.frames, stride=a.stride, size=a.size,
-                        resize=a.resize, workers=a.workers, cache=not a.no_cache),
+                        resize=a.resize, workers=a.workers, cache=not a.no_cache, flip=flip_for(a.data, a.flip)),
         method=MethodConfig(method=a.method, queue_size=a.queue_size, temperature=a.temperature, momentum=a.momentum_ema,
                             bn_groups=a.bn_groups, extra_negative=a.extra_negative, be_alpha=a.be_alpha,
                             be_source=a.be_source, be_lam_per_clip=a.be_lam_per_clip, pretext_task=a.pretext_task),

@@ -117,3 +117,14 @@ def test_retrieval_pipeline_and_feature_cache(tmp_path, smoke_bench, encoder_ckp
                                   data=str(smoke_bench), frames=4, stride=2, num_clips=1, ks=(1,), workers=0,
                                   device="cpu", embedding=None))
     assert rr["checkpoint"] is None and "1" in rr["recall"]["test_same"]
+
+
+def test_flips_are_off_by_default_on_the_embedded_benchmark(tmp_path, smoke_bench):
+    """Its classes are directions: a horizontal flip would swap translate_left/right labels."""
+    from tbe_lib.pretrain import flip_for
+
+    assert flip_for(smoke_bench) is False
+    assert flip_for(tmp_path / "ucf101_train.txt") is True
+    assert flip_for(smoke_bench, "on") is True and flip_for(tmp_path, "off") is False
+    with pytest.raises(ValueError, match="flip"):
+        flip_for(smoke_bench, "sometimes")
