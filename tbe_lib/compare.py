@@ -26,17 +26,23 @@ of activation mass on the actor divided by the actor's share of the frame
 ``summary.csv`` holds mean ± std over seeds.
 
 Real datasets. The same comparison runs on list files (UCF101, HMDB51, Diving48...) with
-``synthetic=False``: each condition names a folder holding ``lists/<split>.txt`` (e.g. made
-by ``tbe data lists`` and copied or linked there), the splits are parameters
+``synthetic=False``: ``data_dirs`` maps each condition (a dataset) to a folder holding
+``lists/<split>.txt`` or to a list *template* with ``{split}`` (e.g.
+``data_lists/ucf101/ucf101_video_{split}_split1.txt``, the names ``tbe data lists`` writes),
+``roots`` optionally overrides the lists' data roots, the splits are parameters
 (``pretrain_split``, ``train_split``, ``test_splits``), and the rows that need the benchmark's
 ground truth (``sup_unbiased``, the background probe, the actor-mass stage) are left out, as
-is ``sup_biased`` (on real data, supervised from scratch is the ``random`` row itself). Pass
-the paper's settings as usual (``backbone="i3d"``, ``frames=16``, ``stride=4``, ``size=112``
-or 224).
+is ``sup_biased`` (on real data, supervised from scratch is the ``random`` row itself).
+``pretrain_from`` lets a dataset reuse another's pretraining (the paper finetunes on HMDB51 the
+encoder pretrained on UCF101). Pretraining and finetuning may cut clips differently
+(``finetune_frames`` / ``finetune_stride`` / ``finetune_size``; the paper pretrains on 16
+frames with stride 4 and finetunes on 64 consecutive frames, both at 224 after resizing the
+short side to ``resize`` = 256); retrieval uses the pretraining clips.
 
 Every unit of work is a run directory under ``out_dir`` that is reused when complete, so the
 comparison resumes after an interruption and the book's chapters share its runs:
-``{camera}/seed{s}/pretrain_{row}``, ``.../finetune_{row}``, ``.../retrieval_{row}``.
+``{camera}/seed{s}/pretrain_{row}``, ``.../finetune_{row}``, ``.../retrieval_{row}`` (a condition that
+reuses another's pretraining reads that condition's ``pretrain_{row}``).
 """
 from __future__ import annotations
 
@@ -47,7 +53,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 __all__ = ["CompareConfig", "ROWS", "SSL_ROWS", "run_comparison", "collect_table", "summarise", "synth_dir",
-           "pretrain_config", "finetune_config"]
+           "list_for", "class_names_for", "pretrain_config", "encoder_path", "finetune_config", "cam_inputs"]
 
 ROWS = ("random", "moco", "be", "be_inter", "sup_biased", "sup_unbiased")
 SSL_ROWS = ("moco", "be", "be_inter")
@@ -69,6 +75,10 @@ class CompareConfig:
     frames: int = 8
     stride: int = 1
     size: int = 32
+    resize: int | None = None  # short side before cropping (None: native; the paper: 256 for 224 crops)
+    finetune_frames: int | None = None  # None: as pretraining
+    finetune_stride: int | None = None
+    finetune_size: int | None = None
     pretrain_steps: int = 300
     pretrain_batch: int = 64
     pretrain_lr: float = 0.03
@@ -85,7 +95,9 @@ class CompareConfig:
     cam_videos: int = 64  # test_shift videos whose Grad-CAM maps are measured (stage "cam")
     workers: int = 2
     device: str = "auto"
-    data_dirs: dict[str, str] = field(default_factory=dict)  # camera -> folder, overriding the default
+    data_dirs: dict[str, str] = field(default_factory=dict)  # camera -> folder (or list template), overriding the default
+    roots: dict[str, str] = field(default_factory=dict)  # condition -> data root overriding the lists' own
+    pretrain_from: dict[str, str] = field(default_factory=dict)  # condition -> condition whose pretraining it reuses
     # Splits (defaults: the embedded benchmark's). For real data set synthetic=False.
     synthetic: bool = True
     pretrain_split: str = "pretrain"
@@ -105,6 +117,27 @@ class CompareConfig:
                 raise ValueError(f"synthetic=False needs data_dirs for every condition; missing {missing}")
             self.rows = tuple(r for r in self.rows if r not in ("sup_unbiased", "sup_biased"))
             self.unbiased_split = self.background_split = None
+        for cond, src in self.pretrain_from.items():
+            if cond not in self.conditions or src not in self.conditions:
+                raise ValueError(f"pretrain_from: {cond!r} <- {src!r} must both be conditions ({list(self.conditions)})")
+            if src in self.pretrain_from:
+                raise ValueError(f"pretrain_from: {cond!r} <- {src!r}, which itself reuses {self.pretrain_from[src]!r}; "
+                                 "point at the condition that pretrains")
+            missing = sorted(set(self.conditions[cond]) - set(self.conditions[src]))
+            if missing:
+                raise ValueError(f"pretrain_from: {cond!r} has seeds {missing} that {src!r} does not pretrain")
+
+    @property
+    def ft_frames(self) -> int:
+        return self.finetune_frames or self.frames
+
+    @property
+    def ft_stride(self) -> int:
+        return self.finetune_stride or self.stride
+
+    @property
+    def ft_size(self) -> int:
+        return self.finetune_size or self.size
 
 
 def synth_dir(cfg: CompareConfig, camera: str) -> Path:
@@ -124,29 +157,52 @@ def ensure_data(cfg: CompareConfig, camera: str, progress: bool = False) -> Path
     return out
 
 
-def _data(cfg: CompareConfig, source: Path, split: str):
+def list_for(cfg: CompareConfig, camera: str, split: str) -> Path:
+    """The list file of ``split`` for a condition (benchmark folder, list folder or template)."""
+    from .pretrain import resolve_list
+
+    return resolve_list(synth_dir(cfg, camera), split)
+
+
+def class_names_for(cfg: CompareConfig, camera: str) -> list[str] | None:
+    """Class names of a condition in label order (from its training list), or ``None``."""
+    from .data.listfile import class_names
+
+    return class_names(list_for(cfg, camera, cfg.train_split))
+
+
+def _data(cfg: CompareConfig, camera: str, split: str, *, finetune: bool = False):
     from .pretrain import DataConfig
 
-    return DataConfig(source=str(source), split=split, frames=cfg.frames, stride=cfg.stride, size=cfg.size,
-                      workers=cfg.workers, flip=cfg.flip, crop_scale=cfg.crop_scale)
+    frames, stride, size = (cfg.ft_frames, cfg.ft_stride, cfg.ft_size) if finetune else (cfg.frames, cfg.stride, cfg.size)
+    return DataConfig(source=str(synth_dir(cfg, camera)), split=split, root=cfg.roots.get(camera), frames=frames,
+                      stride=stride, size=size, resize=cfg.resize, workers=cfg.workers, flip=cfg.flip,
+                      crop_scale=cfg.crop_scale)
 
 
 def pretrain_config(cfg: CompareConfig, camera: str, seed: int, row: str):
-    """The :class:`~tbe_lib.pretrain.PretrainConfig` of one SSL row."""
+    """The :class:`~tbe_lib.pretrain.PretrainConfig` of one SSL row (for a condition listed in
+    ``pretrain_from``: the run of the condition it reuses)."""
     from .methods import MethodConfig
     from .pretrain import OptimConfig, PretrainConfig
     from .train import LoopConfig
 
+    camera = cfg.pretrain_from.get(camera, camera)
     method = {"moco": "moco", "be": "be", "be_inter": "be"}[row]
     return PretrainConfig(
         run_dir=str(Path(cfg.out_dir) / camera / f"seed{seed}" / f"pretrain_{row}"), backbone=cfg.backbone,
         backbone_kwargs=dict(cfg.backbone_kwargs), batch_size=cfg.pretrain_batch, device=cfg.device,
-        data=_data(cfg, synth_dir(cfg, camera), cfg.pretrain_split),
+        data=_data(cfg, camera, cfg.pretrain_split),
         method=MethodConfig(method=method, queue_size=cfg.queue_size, extra_negative=cfg.extra_negative,
                             be_source="inter" if row == "be_inter" else "intra"),
         optim=OptimConfig(lr=cfg.pretrain_lr),
         loop=LoopConfig(steps=cfg.pretrain_steps, seed=seed, log_every=10, checkpoint_every=100),
     )
+
+
+def encoder_path(cfg: CompareConfig, camera: str, seed: int, row: str) -> Path:
+    """The pretrained encoder an SSL row of a condition starts from."""
+    return Path(pretrain_config(cfg, camera, seed, row).run_dir) / "encoder.pt"
 
 
 def finetune_config(cfg: CompareConfig, camera: str, seed: int, row: str):
@@ -157,13 +213,13 @@ def finetune_config(cfg: CompareConfig, camera: str, seed: int, row: str):
 
     base = Path(cfg.out_dir) / camera / f"seed{seed}"
     run_row = "random" if row == "sup_biased" else row
-    init = str(base / f"pretrain_{row}" / "encoder.pt") if row in SSL_ROWS else None
+    init = str(encoder_path(cfg, camera, seed, row)) if row in SSL_ROWS else None
     split = cfg.unbiased_split if row == "sup_unbiased" else cfg.train_split
     return FinetuneConfig(
         run_dir=str(base / f"finetune_{run_row}"), init=init, backbone=cfg.backbone,
         backbone_kwargs=dict(cfg.backbone_kwargs), epochs=cfg.finetune_epochs, batch_size=cfg.finetune_batch,
-        device=cfg.device, data=_data(cfg, synth_dir(cfg, camera), split), test_clips=cfg.test_clips,
-        test_splits=tuple(cfg.test_splits),
+        device=cfg.device, data=_data(cfg, camera, split, finetune=True), test_clips=cfg.test_clips,
+        test_splits=tuple(cfg.test_splits), eval_resize=cfg.resize,
         optim=OptimConfig(lr=cfg.finetune_lr), loop=LoopConfig(seed=seed, log_every=10, checkpoint_every=0),
     )
 
@@ -198,8 +254,9 @@ def run_comparison(cfg: CompareConfig, stages: tuple[str, ...] = ("pretrain", "f
                 continue
             pc = pretrain_config(cfg, camera, seed, row)
             if (Path(pc.run_dir) / "encoder.pt").exists():
-                continue
-            _log(f"pretrain {row} camera={camera} seed={seed} ({cfg.pretrain_steps} steps)")
+                continue  # done (possibly by the condition this one reuses, see pretrain_from)
+            source = cfg.pretrain_from.get(camera, camera)
+            _log(f"pretrain {row} camera={source} seed={seed} ({cfg.pretrain_steps} steps)")
             pretrain(pc, resume=True)
     if "finetune" in stages:
         for camera, seed, row in units:
@@ -218,7 +275,7 @@ def run_comparison(cfg: CompareConfig, stages: tuple[str, ...] = ("pretrain", "f
             if (rdir / "retrieval.json").exists():
                 continue
             if row in SSL_ROWS:
-                ckpt = str(base / f"pretrain_{row}" / "encoder.pt")
+                ckpt = str(encoder_path(cfg, camera, seed, row))
             elif row == "random":
                 ckpt = None
             else:
@@ -226,6 +283,7 @@ def run_comparison(cfg: CompareConfig, stages: tuple[str, ...] = ("pretrain", "f
             _log(f"retrieve {row} camera={camera} seed={seed}")
             retrieve(RetrievalConfig(out_dir=str(rdir), checkpoint=ckpt, backbone=cfg.backbone,
                                      backbone_kwargs=dict(cfg.backbone_kwargs), data=str(synth_dir(cfg, camera)),
+                                     root=cfg.roots.get(camera),
                                      gallery_split=cfg.train_split, query_splits=tuple(cfg.test_splits),
                                      background_split=cfg.background_split,
                                      frames=cfg.frames, stride=cfg.stride, size=cfg.size, num_clips=cfg.test_clips,
@@ -240,33 +298,45 @@ def run_comparison(cfg: CompareConfig, stages: tuple[str, ...] = ("pretrain", "f
 
 
 def cam_inputs(cfg: CompareConfig, camera: str, split: str | None = None, n: int | None = None):
-    """The first ``n`` videos of ``split`` as the evaluation sees them: centre clips, uint8
-    (N, 3, T, H, W), their labels, and the actor masks of the same frames, bool (N, T, H, W)."""
+    """The first ``n`` videos of ``split`` as the finetuned classifiers see them at test time:
+    centre clips of the finetuning length, resized and centre-cropped to the finetuning size,
+    uint8 (N, 3, T, S, S); their labels; and, on the embedded benchmark, the actor masks of the
+    same frames, bool (N, T, S, S) (``None`` on real data)."""
     import numpy as np
     import torch
+    import torchvision.transforms.v2.functional as TF
 
     from .data.dataset import ClipDataset, ClipSampler
     from .data.sampling import center_clip
-    from .data.synth import load_masks, load_metadata
 
     split = split or cfg.cam_split
-    src = synth_dir(cfg, camera)
-    ds = ClipDataset(resolve_list_(src, split), ClipSampler(frames=cfg.frames, stride=cfg.stride, mode="center"))
+    ds = ClipDataset(list_for(cfg, camera, split), ClipSampler(frames=cfg.ft_frames, stride=cfg.ft_stride, mode="center"),
+                     root=cfg.roots.get(camera))
     n = min(n or cfg.cam_videos, len(ds))
     items = [ds[i] for i in range(n)]
+    clips = torch.stack([it.clip for it in items])  # (N, 3, T, H, W) uint8
+    labels = torch.tensor([it.label for it in items])
+    size = cfg.ft_size
+    if tuple(clips.shape[-2:]) != (size, size):  # what VideoEval does, without normalising
+        b, c, t, h, w = clips.shape
+        frames = clips.transpose(1, 2).reshape(b * t, c, h, w)
+        frames = TF.center_crop(TF.resize(frames, cfg.resize or round(size * 8 / 7), antialias=True), [size, size])
+        clips = frames.reshape(b, t, c, size, size).transpose(1, 2).contiguous()
+    if not cfg.synthetic:
+        return clips, labels, None
+    from .data.synth import load_masks, load_metadata
+
+    src = synth_dir(cfg, camera)
     meta = load_metadata(src)
     index_of = dict(zip(meta.path[meta.split == split], meta["index"][meta.split == split]))
     all_masks = load_masks(src, split)  # (N_split, T_video, H, W)
+    if tuple(all_masks.shape[-2:]) != (size, size):
+        raise ValueError(f"actor masks are {tuple(all_masks.shape[-2:])} but the classifiers see {size}x{size} crops; "
+                         "measure the benchmark at its own size (finetune_size = the videos' size)")
     rows = [int(index_of[ds.videos.records[it.index].path]) for it in items]
-    t = center_clip(all_masks.shape[1], cfg.frames, cfg.stride)
+    t = center_clip(all_masks.shape[1], cfg.ft_frames, cfg.ft_stride)
     masks = torch.from_numpy(np.ascontiguousarray(all_masks[rows][:, t]))
-    return torch.stack([it.clip for it in items]), torch.tensor([it.label for it in items]), masks
-
-
-def resolve_list_(source: Path, split: str) -> Path:
-    from .pretrain import resolve_list
-
-    return resolve_list(source, split)
+    return clips, labels, masks
 
 
 def actor_mass_stage(cfg: CompareConfig, camera: str, seed: int) -> Path:
@@ -284,7 +354,7 @@ def actor_mass_stage(cfg: CompareConfig, camera: str, seed: int) -> Path:
         return out
     _log(f"activation maps {todo} camera={camera} seed={seed}")
     clips, labels, masks = cam_inputs(cfg, camera, cfg.cam_split)
-    x = VideoEval(cfg.size, resize=cfg.size)(clips)
+    x = VideoEval(cfg.ft_size, resize=cfg.ft_size)(clips)  # cam_inputs already resized and cropped
     for row in todo:
         model = model_from_checkpoint(Path(finetune_config(cfg, camera, seed, row).run_dir) / "model.pt")
         set_cam_layer(model, x.shape[1:])
@@ -378,7 +448,10 @@ def add_cli(subparsers) -> None:
     p.add_argument("--out", default="runs/compare")
     p.add_argument("--data-dir", default="data", help="where the embedded benchmark folders are (made if missing)")
     p.add_argument("--lists", nargs="+", metavar="NAME=DIR", default=None,
-                   help="real data instead of the benchmark: conditions NAME whose DIR holds lists/<split>.txt")
+                   help="real data instead of the benchmark: conditions NAME whose DIR holds lists/<split>.txt, or a "
+                        "list template with {split} (e.g. data_lists/ucf101/ucf101_video_{split}_split1.txt)")
+    p.add_argument("--pretrain-from", nargs="+", metavar="NAME=SOURCE", default=[],
+                   help="with --lists: condition NAME finetunes the encoders pretrained on condition SOURCE")
     p.add_argument("--pretrain-split", default=None)
     p.add_argument("--train-split", default=None)
     p.add_argument("--test-splits", nargs="+", default=None)
@@ -411,9 +484,10 @@ def _cli_compare(a) -> int:
         if any(len(p) != 2 for p in pairs):
             raise ValueError(f"--lists takes NAME=DIR pairs, got {a.lists}")
         splits = {k: v for k, v in (("pretrain_split", a.pretrain_split), ("train_split", a.train_split)) if v}
+        reuse = dict(x.split("=", 1) for x in a.pretrain_from)
         cfg = CompareConfig(**common, synthetic=False, conditions={n: tuple(a.seeds) for n, _ in pairs},
                             data_dirs={n: d for n, d in pairs}, test_splits=tuple(a.test_splits or ["test"]),
-                            **splits)
+                            pretrain_from=reuse, **splits)
     else:
         conditions = {cam: tuple(seeds) for cam, seeds in
                       (("static", a.static_seeds), ("jitter", a.jitter_seeds), ("pan", a.pan_seeds)) if seeds}

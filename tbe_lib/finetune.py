@@ -173,13 +173,9 @@ def evaluate_splits(model: nn.Module, lists: dict[str, Path], cfg: FinetuneConfi
 
 
 def _class_names(list_path: Path) -> list[str] | None:
-    from .data.listfile import read_list
+    from .data.listfile import class_names
 
-    meta = read_list(list_path).meta
-    if "classes" in meta and "," in meta["classes"]:
-        return meta["classes"].split(",")
-    f = list_path.parent / meta.get("classes", "classes.txt")
-    return f.read_text().split("\n")[:-1] if f.is_file() else None
+    return class_names(list_path)
 
 
 def finetune(cfg: FinetuneConfig, *, resume: bool = False) -> FinetuneResult:

@@ -79,7 +79,17 @@ class PretrainConfig:
 
 
 def resolve_list(source: str | os.PathLike, split: str) -> Path:
-    """A list file: ``source`` itself, or ``source/lists/<split>.txt`` for a benchmark folder."""
+    """A list file: ``source`` itself; ``source`` with ``{split}`` filled in, for a list
+    *template* naming every split of a real dataset (e.g.
+    ``data_lists/ucf101/ucf101_video_{split}_split1.txt``, as ``tbe data lists`` names them);
+    or ``source/lists/<split>.txt`` for a benchmark folder."""
+    text = os.fspath(source)
+    if "{split}" in text:
+        p = Path(text.replace("{split}", split))
+        if not p.is_file():
+            raise FileNotFoundError(f"no {split!r} list: {p} (from the template {text}) does not exist; build the "
+                                    "lists with 'tbe data lists DATASET --annotations ... --root ...' (data_lists/README.md)")
+        return p
     p = Path(source)
     if p.is_dir():
         lst = p / "lists" / f"{split}.txt"

@@ -21,6 +21,22 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def parse_settings(pairs: "list[str] | None") -> dict:
+    """``["k=v", ...]`` -> ``{k: v}`` with ``v`` parsed as JSON when it is JSON, else kept as a string."""
+    import json
+
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise SystemExit(f"tbe reproduce: --set takes KEY=VALUE with a parameter name as KEY, got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     import signal
 
@@ -34,6 +50,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
                        strict=args.strict)
             return 0
         reproduce(args.profile, only=args.only, force=args.force, out=args.out, data=args.data,
+                  settings=parse_settings(args.set),
                   project_root=args.root, build=not args.no_build, strict=args.strict,
                   log_output=not args.quiet, timeout=args.cell_timeout,
                   log=lambda m: print(m, flush=True))
@@ -62,7 +79,11 @@ def add_cli(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--out", default="book", help="folder of the executed notebooks (default: %(default)s; the site is "
                    "built only from book/, which _toc.yml reads)")
     p.add_argument("--data", default=None, help="data folder passed as the notebooks' data_dir "
-                   "(embedded benchmark; for --profile paper, the folder holding the datasets)")
+                   "(embedded benchmark; for --profile paper, the folder holding the datasets' lists)")
+    p.add_argument("--set", nargs="+", metavar="KEY=VALUE", default=[],
+                   help="override a parameter in every notebook that declares it; VALUE is JSON (numbers, lists, "
+                   "dicts, null) or else a string, e.g. --set pretrain_steps=2000 'dataset_seeds=[0,1]' "
+                   "'datasets={\"ucf101\": \"ucf101/ucf101_video_{split}_split1.txt\"}'")
     p.add_argument("--root", default=".", help="project root with _config.yml, _toc.yml and notebooks/ (default: .)")
     p.add_argument("--no-build", action="store_true", help="execute the notebooks but do not build the site")
     p.add_argument("--build-only", action="store_true", help="only build the site from the executed notebooks")

@@ -18,8 +18,28 @@ from ..compare import ROW_LABELS, CompareConfig, finetune_config, pretrain_confi
 EXPERIMENT_KEYS = ("run_dir", "data_dir", "synth_size", "static_seeds", "jitter_seeds", "backbone",
                    "backbone_kwargs", "frames", "pretrain_steps", "pretrain_batch", "finetune_epochs", "finetune_batch",
                    "test_clips", "workers", "device")
+#: Keys a parameters cell may leave out (their defaults are the embedded benchmark's); the
+#: ``paper`` profile sets them: real datasets, their splits, and the paper's clip geometry.
+OPTIONAL_KEYS: dict[str, Any] = {
+    "datasets": {},            # name -> list template with {split} (relative to data_dir) or folder; {}: the benchmark
+    "dataset_seeds": [0],      # seeds of each real dataset
+    "dataset_roots": {},       # name -> data root overriding the lists' own
+    "pretrain_from": {},       # name -> name whose pretraining it finetunes (the paper: hmdb51 <- ucf101)
+    "pretrain_split": "pretrain",
+    "train_split": "train",
+    "test_splits": ["test_same", "test_shift"],
+    "stride": 1,
+    "size": 32,
+    "resize": None,
+    "finetune_frames": None,
+    "finetune_stride": None,
+    "finetune_size": None,
+    "pretrain_lr": 0.03,
+    "finetune_lr": 0.05,
+    "queue_size": 1024,
+}
 
-__all__ = ["experiment_config", "experiment_from", "EXPERIMENT_KEYS", "run_curves", "plot_curves", "ROW_LABELS", "PAPER_RESULTS", "paper_table",
+__all__ = ["experiment_config", "experiment_from", "prepare_data", "main_split", "EXPERIMENT_KEYS", "OPTIONAL_KEYS", "run_curves", "plot_curves", "ROW_LABELS", "PAPER_RESULTS", "paper_table",
            "representative", "synth_dir", "pretrain_config", "finetune_config"]
 
 # The paper's reported numbers (FingerRec/TBE readme; Kinetics-pretrained I3D, top-1 %), cited.
@@ -36,38 +56,83 @@ PAPER_RESULTS = {
 def experiment_config(*, run_dir: str, data_dir: str, synth_size: str, static_seeds: Sequence[int],
                       jitter_seeds: Sequence[int], backbone: str, backbone_kwargs: Mapping[str, Any],
                       frames: int, pretrain_steps: int, pretrain_batch: int, finetune_epochs: int,
-                      finetune_batch: int, test_clips: int, workers: int, device: str, **_: Any) -> CompareConfig:
+                      finetune_batch: int, test_clips: int, workers: int, device: str,
+                      datasets: Mapping[str, str] | None = None, dataset_seeds: Sequence[int] = (0,),
+                      dataset_roots: Mapping[str, str] | None = None, pretrain_from: Mapping[str, str] | None = None,
+                      pretrain_split: str = "pretrain", train_split: str = "train",
+                      test_splits: Sequence[str] = ("test_same", "test_shift"), stride: int = 1, size: int = 32,
+                      resize: int | None = None, finetune_frames: int | None = None, finetune_stride: int | None = None,
+                      finetune_size: int | None = None, pretrain_lr: float = 0.03, finetune_lr: float = 0.05,
+                      queue_size: int = 1024, **_: Any) -> CompareConfig:
     """The comparison of the book from a notebook's parameters (extra keys are ignored).
 
-    The static camera's benchmark is ``data_dir`` itself (the one chapter 2 shows), the
-    jitter camera's ``<data_dir>-jitter``; paths are relative to the project root. The runs
-    go to ``run_dir/compare``."""
+    Embedded benchmark (``datasets`` empty): the static camera's benchmark is ``data_dir``
+    itself (the one chapter 2 shows), the jitter camera's ``<data_dir>-jitter``; paths are
+    relative to the project root.
+
+    Real datasets (``datasets`` = name -> list template such as
+    ``ucf101/ucf101_video_{split}_split1.txt``, or a folder with ``lists/<split>.txt``,
+    relative to ``data_dir``): one condition per dataset with ``dataset_seeds``, splits
+    ``pretrain_split`` / ``train_split`` / ``test_splits``, no benchmark-only rows.
+
+    The runs go to ``run_dir/compare``."""
     from .helpers import project_path
 
+    common = dict(out_dir=str(project_path(run_dir) / "compare"), backbone=backbone,
+                  backbone_kwargs=dict(backbone_kwargs), frames=frames, stride=stride, size=size, resize=resize,
+                  finetune_frames=finetune_frames, finetune_stride=finetune_stride, finetune_size=finetune_size,
+                  pretrain_steps=pretrain_steps, pretrain_batch=pretrain_batch, pretrain_lr=pretrain_lr,
+                  queue_size=queue_size, finetune_epochs=finetune_epochs, finetune_batch=finetune_batch,
+                  finetune_lr=finetune_lr, test_clips=test_clips, workers=workers, device=device,
+                  pretrain_split=pretrain_split, train_split=train_split, test_splits=tuple(test_splits))
+    if datasets:
+        base = project_path(data_dir)
+        dirs = {name: str(src if Path(src).is_absolute() else base / src) for name, src in datasets.items()}
+        roots = {name: str(project_path(r)) for name, r in (dataset_roots or {}).items()}
+        return CompareConfig(**common, synthetic=False, data_dir=str(base), data_dirs=dirs, roots=roots,
+                             conditions={name: tuple(int(s) for s in dataset_seeds) for name in datasets},
+                             pretrain_from=dict(pretrain_from or {}), cam_split=tuple(test_splits)[-1])
     conditions = {cam: tuple(int(s) for s in seeds) for cam, seeds in (("static", static_seeds),
                                                                        ("jitter", jitter_seeds)) if seeds}
     base = project_path(data_dir)
     dirs = {cam: str(base if cam == "static" else base.with_name(f"{base.name}-{cam}")) for cam in conditions}
-    return CompareConfig(out_dir=str(project_path(run_dir) / "compare"), data_dir=str(base.parent), data_dirs=dirs,
-                         synth_size=synth_size, conditions=conditions, backbone=backbone,
-                         backbone_kwargs=dict(backbone_kwargs), frames=frames, pretrain_steps=pretrain_steps,
-                         pretrain_batch=pretrain_batch, finetune_epochs=finetune_epochs, finetune_batch=finetune_batch,
-                         test_clips=test_clips,
-                         workers=workers, device=device)
+    return CompareConfig(**common, data_dir=str(base.parent), data_dirs=dirs, synth_size=synth_size,
+                         conditions=conditions)
 
 
 def experiment_from(namespace: Mapping[str, Any]) -> CompareConfig:
     """:func:`experiment_config` from a notebook's namespace (``experiment_from(globals())``):
-    takes the :data:`EXPERIMENT_KEYS` that the ``parameters`` cell defined."""
-    if namespace.get("profile") == "paper":
-        raise NotImplementedError(
-            "chapters 3-7 under the 'paper' profile (UCF101/HMDB51/Diving48, I3D) are not written yet: the library "
-            "runs those settings (tbe pretrain / finetune / retrieve on list files from 'tbe data lists'), these "
-            "notebooks only know the embedded benchmark's splits. Use --profile smoke, cpu or full.")
+    takes the :data:`EXPERIMENT_KEYS` that the ``parameters`` cell defined, and those of
+    :data:`OPTIONAL_KEYS` it defined (the others keep their defaults)."""
     missing = [k for k in EXPERIMENT_KEYS if k not in namespace]
     if missing:
         raise NameError(f"the parameters cell must define {missing}")
-    return experiment_config(**{k: namespace[k] for k in EXPERIMENT_KEYS})
+    kw = {k: namespace[k] for k in EXPERIMENT_KEYS}
+    kw.update({k: namespace.get(k, v) for k, v in OPTIONAL_KEYS.items()})
+    return experiment_config(**kw)
+
+
+def prepare_data(cfg: CompareConfig, synth_size: str = "default") -> None:
+    """Make sure the experiment's data is there: the embedded benchmark is generated (once)
+    for every camera; real datasets' lists must exist (the error says how to build them)."""
+    from ..compare import list_for
+    from .helpers import ensure_synth
+
+    for camera in cfg.conditions:
+        if cfg.synthetic:
+            ensure_synth(cfg.data_dirs[camera], synth_size, camera=camera)
+            continue
+        splits = {cfg.pretrain_split, cfg.train_split, *cfg.test_splits} if camera not in cfg.pretrain_from \
+            else {cfg.train_split, *cfg.test_splits}
+        for split in sorted(splits):
+            lst = list_for(cfg, camera, split)
+            print(f"{camera}: {split} list {lst}")
+
+
+def main_split(cfg: CompareConfig) -> str:
+    """The test split the prose reports: ``test_shift`` on the benchmark (backgrounds
+    independent of the class), the last of ``test_splits`` on real data."""
+    return cfg.test_splits[-1]
 
 
 def representative(cfg: CompareConfig) -> tuple[str, int]:

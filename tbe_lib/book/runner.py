@@ -155,13 +155,15 @@ def declared_parameters(notebook: Path) -> dict[str, str]:
 
 
 def resolve_parameters(stage: Stage, profile: Profile, declared: Mapping[str, Any] | set[str],
-                       overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                       overrides: Mapping[str, Any] | None = None,
+                       settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The parameters ``stage`` runs with under ``profile``, from the least to the most
     specific: the profile's common keys that the notebook declares, the command line's
     ``overrides`` (e.g. ``--data`` -> ``data_dir``; kept only where declared), the stage's own
     values for the profile (so chapter 2 can pin the embedded benchmark under ``paper``, whose
-    ``data_dir`` is the real datasets' folder). A stage value the notebook does not declare
-    is an error."""
+    ``data_dir`` is the real datasets' folder), then ``settings`` (``--set KEY=VALUE``: the
+    user's explicit choice wins; kept only where declared). A stage value the notebook does
+    not declare is an error."""
     names = set(declared)
     params = {k: v for k, v in profile.common.items() if k in names}
     own = dict(stage.params.get(profile.name, {}))
@@ -173,6 +175,7 @@ def resolve_parameters(stage: Stage, profile: Profile, declared: Mapping[str, An
         )
     params.update({k: v for k, v in (overrides or {}).items() if k in names})
     params.update(own)
+    params.update({k: v for k, v in (settings or {}).items() if k in names})
     return params
 
 
@@ -337,6 +340,7 @@ def reproduce(
     force: bool = False,
     out: str | os.PathLike = "book",
     data: str | os.PathLike | None = None,
+    settings: Mapping[str, Any] | None = None,
     project_root: str | os.PathLike = ".",
     stages: Sequence[Stage] = STAGES,
     profiles: Mapping[str, Profile] = PROFILES,
@@ -352,7 +356,9 @@ def reproduce(
     ``only``: stage names to consider (the others are neither run nor checked; upstream
     stages that are not up to date are reported). ``force``: re-run even when cached.
     ``out``: folder of the executed notebooks (relative to ``project_root`` unless absolute);
-    the site is built only when it is the project's ``book/`` (the folder ``_toc.yml`` reads). ``data``: overrides the ``data_dir`` parameter. ``build``: run
+    the site is built only when it is the project's ``book/`` (the folder ``_toc.yml`` reads). ``data``: overrides the ``data_dir`` parameter;
+    ``settings``: parameter values overriding everything else (``--set``); a key that no
+    notebook declares is an error. ``build``: run
     ``jupyter-book build`` at the end (``strict``: warnings are errors). Raises
     :class:`StageError` on the first failing notebook, :class:`BuildError` if the build fails."""
     root = Path(project_root).resolve()
@@ -371,6 +377,11 @@ def reproduce(
     if data is not None:
         overrides["data_dir"] = str(Path(data).resolve())
 
+    if settings:
+        known = set().union(*(declared_parameters(root / s.source) for s in stages if (root / s.source).is_file()))
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise ValueError(f"--set: no notebook declares {unknown}; parameters: {', '.join(sorted(known))}")
     lib = library_hash()
     keys: dict[str, str] = {}
     results: list[StageResult] = []
@@ -385,7 +396,7 @@ def reproduce(
             log(f"{tag}: {stage.source} does not exist yet: skipped")
             results.append(StageResult(stage.name, "missing"))
             continue
-        params = resolve_parameters(stage, prof, declared_parameters(src), overrides)
+        params = resolve_parameters(stage, prof, declared_parameters(src), overrides, settings)
         key = keys[stage.name] = stage_key(src, params, profile, lib, upstream)
         final = out_dir / f"{stage.name}.ipynb"
         record_path = cache_dir / f"{stage.name}.json"

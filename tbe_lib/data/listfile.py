@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Literal
 
-__all__ = ["VideoRecord", "VideoList", "read_list", "write_list", "ListFormatError"]
+__all__ = ["VideoRecord", "VideoList", "read_list", "write_list", "class_names", "ListFormatError"]
 
 ListFormat = Literal["video", "frames"]
 DEFAULT_TEMPLATE = "img_{:05d}.jpg"
@@ -166,3 +166,15 @@ def write_list(
     tmp.write_text("\n".join(lines) + "\n")
     os.replace(tmp, path)
     return path
+
+
+def class_names(path: str | os.PathLike) -> list[str] | None:
+    """The class names of a list, in label order, or ``None`` when it does not say: the
+    header's ``classes`` (comma-separated names, or a file next to the list, as ``tbe data
+    lists`` writes ``classes.txt``), else a ``classes.txt`` beside the list."""
+    path = Path(path)
+    meta = read_list(path).meta
+    if "," in meta.get("classes", ""):
+        return meta["classes"].split(",")
+    f = path.parent / meta.get("classes", "classes.txt")
+    return [c for c in f.read_text().splitlines() if c] if f.is_file() else None
