@@ -60,3 +60,32 @@ def test_comparison_on_list_files_of_a_real_dataset_layout(tmp_path, smoke_bench
     assert set(df.row) == set(cfg.rows)
     assert df[["finetune_test", "probe_test", "R@1_test"]].notna().all().all()
     assert "background_probe" not in df and "actor_mass_ratio" not in df
+
+
+def test_list_templates_and_pretrain_from(tmp_path):
+    """A list template names every split of a real dataset; pretrain_from is checked and makes
+    a dataset finetune another's encoders."""
+    import pytest
+
+    from tbe_lib.compare import encoder_path, finetune_config, list_for
+    from tbe_lib.pretrain import resolve_list
+
+    (tmp_path / "ds").mkdir()
+    for split in ("train", "test"):
+        (tmp_path / "ds" / f"ds_video_{split}_split1.txt").write_text("a.mp4 0\n")
+    template = str(tmp_path / "ds" / "ds_video_{split}_split1.txt")
+    assert resolve_list(template, "test") == tmp_path / "ds" / "ds_video_test_split1.txt"
+    with pytest.raises(FileNotFoundError, match="no 'val' list.*tbe data lists"):
+        resolve_list(template, "val")
+
+    common = dict(out_dir=str(tmp_path / "cmp"), synthetic=False, data_dirs={"a": template, "b": template},
+                  pretrain_split="train", test_splits=("test",))
+    cfg = CompareConfig(**common, conditions={"a": (0, 1), "b": (0,)}, pretrain_from={"b": "a"}, finetune_frames=64)
+    assert list_for(cfg, "b", "train").name == "ds_video_train_split1.txt"
+    assert encoder_path(cfg, "b", 0, "be") == tmp_path / "cmp" / "a" / "seed0" / "pretrain_be" / "encoder.pt"
+    fc = finetune_config(cfg, "b", 0, "be")
+    assert fc.init == str(encoder_path(cfg, "b", 0, "be")) and fc.data.frames == 64 and fc.run_dir.endswith("b/seed0/finetune_be")
+    with pytest.raises(ValueError, match="seeds \\[1\\] that 'a' does not pretrain"):
+        CompareConfig(**common, conditions={"a": (0,), "b": (1,)}, pretrain_from={"b": "a"})
+    with pytest.raises(ValueError, match="must both be conditions"):
+        CompareConfig(**common, conditions={"a": (0,), "b": (0,)}, pretrain_from={"b": "c"})

@@ -187,6 +187,14 @@ def test_registry_errors_are_clear(project: Path) -> None:
         run(project, "nope")
     with pytest.raises(ValueError, match="unknown notebook"):
         run(project, only=["zzz"])
+    # --set wins over the stage's own value, only where declared; a key no notebook declares is an error
+    assert resolve_parameters(STAGES_T[0], small, declared, {"n": 9}, {"n": 4, "zz": 1})["n"] == 4
+    run(project)
+    assert result_of(project / "book" / "a_first.ipynb")["value"] == 20
+    res = run(project, settings={"n": 3})
+    assert res["a_first"].status == "executed" and result_of(project / "book" / "a_first.ipynb")["value"] == 30
+    with pytest.raises(ValueError, match=r"--set: no notebook declares \['typo'\]"):
+        run(project, settings={"typo": 1})
     no_tag = project / "notebooks" / "untagged.ipynb"
     nbformat.write(new_notebook(cells=[new_code_cell("n = 1")]), str(no_tag))
     with pytest.raises(ValueError, match="no code cell tagged 'parameters'"):
@@ -212,11 +220,36 @@ def test_real_registry_notebooks_and_toc_agree() -> None:
             resolve_parameters(stage, profile, declared)  # raises on undeclared registry keys
 
 
+def test_experiment_chapters_declare_every_experiment_parameter_alike() -> None:
+    """Chapters 3-7 share one experiment: each declares every key with the same default, and
+    every profile's experiment keys are ones the chapters declare."""
+    from tbe_lib.book.experiment import EXPERIMENT_KEYS, OPTIONAL_KEYS
+
+    keys = {*EXPERIMENT_KEYS, *OPTIONAL_KEYS}
+    defaults = [{k: v for k, v in declared_parameters(REPO / s.source).items() if k in keys}
+                for s in STAGES if s.name[:2] in ("03", "04", "05", "06", "07")]
+    assert len(defaults) == 5 and all(set(d) == keys for d in defaults), [sorted(keys - set(d)) for d in defaults]
+    assert all(d == defaults[0] for d in defaults)
+    for k, v in OPTIONAL_KEYS.items():  # the notebooks' defaults are the library's
+        assert eval(defaults[0][k]) == v, k
+    for profile in PROFILES.values():
+        extra = {k for k in profile.common if k not in keys} - {"profile", "seed"}
+        assert not extra, (profile.name, extra)
+
+
 def test_cli_parses() -> None:
+    from tbe_lib.book import parse_settings
+
     p = argparse.ArgumentParser()
     add_cli(p.add_subparsers(dest="command"))
     args = p.parse_args(["reproduce", "--profile", "smoke", "--only", "01_background_erasing", "02_data", "--force"])
     assert args.profile == "smoke" and args.only == ["01_background_erasing", "02_data"] and args.force
+    args = p.parse_args(["reproduce", "--set", "pretrain_steps=20", 'datasets={"a": "a/a_{split}.txt"}', "device=cuda",
+                         "resize=null"])
+    assert parse_settings(args.set) == {"pretrain_steps": 20, "datasets": {"a": "a/a_{split}.txt"}, "device": "cuda",
+                                        "resize": None}
+    with pytest.raises(SystemExit):
+        parse_settings(["no_equals_sign"])
     with pytest.raises(SystemExit):
         p.parse_args(["reproduce", "--profile", "laptop"])
 
