@@ -390,3 +390,29 @@ def test_distributed_sampler_single_process_group(data, tmp_path):
         assert loader.epoch == 2 and loader.sampler.sampler.epoch == 1
     finally:
         dist.destroy_process_group()
+
+
+def test_first_read_opens_each_video_once(data, monkeypatch):
+    """The frame count comes from the container the clip is decoded from (no separate probe);
+    a container without a count (mkv) is counted first, and the clip is the same either way."""
+    import av
+
+    opened = []
+    real_open = av.open
+    monkeypatch.setattr(av, "open", lambda path, *a, **k: opened.append(str(path)) or real_open(path, *a, **k))
+    sampler = ClipSampler(frames=8, stride=2, mode="center")
+    ds = ClipDataset(data["video_list"], sampler)
+    for i in range(len(ds)):
+        s = ds[i]
+        start = (N_FRAMES[i] - 15) // 2
+        assert frame_codes(s.clip) == [64 * i + start + 2 * k for k in range(8)]
+        assert ds.num_frames(i) == N_FRAMES[i]
+    assert len(opened) == len(ds), opened
+    opened.clear()
+    ds[(0, 1)]  # count known now: one more opening, for the decode only
+    assert len(opened) == 1
+
+    mkv = write_list(data["root"] / "mkv.txt", [VideoRecord("x264_gop8.mkv", 0)], format="video")
+    opened.clear()
+    s = ClipDataset(mkv, sampler)[0]
+    assert frame_codes(s.clip) == [(40 - 15) // 2 + 2 * k for k in range(8)] and len(opened) == 3  # try, count, decode

@@ -70,7 +70,8 @@ from torch.utils.data import (
     get_worker_info,
 )
 
-from .decode import Backend, DecodeError, FrameCountError, probe_num_frames, read_frames_clip, read_video_all, read_video_clip
+from .decode import (Backend, DecodeError, FrameCountError, probe_num_frames, read_frames_clip, read_video_all,
+                     read_video_clip, read_video_sampled)
 from .listfile import VideoList, read_list
 from .sampling import ShortPolicy, ShortVideoError, center_clip, clip_span, other_time_clip, random_clip, uniform_clips
 
@@ -271,6 +272,12 @@ class ClipDataset(Dataset):
         self._num_frames[index] = n
         return n
 
+    def _count_while_reading(self, index: int) -> bool:
+        """A video file whose frame count is not known yet and is not cached whole: its
+        count is read from the container it is decoded from (no separate probe)."""
+        return (not self.cache and self.videos.format == "video" and index not in self._num_frames
+                and self.videos.records[index].num_frames is None)
+
     def _full_video(self, index: int) -> Tensor:
         if index not in self._videos_cache:
             path = self.path(index)
@@ -304,14 +311,22 @@ class ClipDataset(Dataset):
         """Anchor clip(s) of video ``index`` (plus an other-time clip): ``(N, C, T, H, W)``."""
         s = self.sampler
         path = self.path(index)
+        def choose(n: int) -> np.ndarray:
+            idx = self._anchor_indices(n, rng)  # (N, T)
+            if other_time:
+                other = other_time_clip(n, s.frames, s.stride, int(idx[0, 0]), rng, min_gap=s.min_gap, short=s.short)
+                idx = np.concatenate([idx, other[None]])
+            return idx
+
         for attempt in range(3):
             try:
-                n = self.num_frames(index)
-                idx = self._anchor_indices(n, rng)  # (N, T)
-                if other_time:
-                    other = other_time_clip(n, s.frames, s.stride, int(idx[0, 0]), rng, min_gap=s.min_gap, short=s.short)
-                    idx = np.concatenate([idx, other[None]])
-                frames = self.read_frames(index, idx.reshape(-1))  # (C, N*T, H, W)
+                if self._count_while_reading(index):  # one opening of the file: count, sample, decode
+                    frames, idx, n = read_video_sampled(path, choose, resize=self.resize, backend=self.backend,
+                                                        threads=self.threads)
+                    self._num_frames[index] = n
+                else:
+                    idx = choose(self.num_frames(index))
+                    frames = self.read_frames(index, idx.reshape(-1))  # (C, N*T, H, W)
                 return frames.unflatten(1, idx.shape).transpose(0, 1)
             except FrameCountError as e:
                 # the header over-counted: resample with the real count (at most a few times)

@@ -37,7 +37,7 @@ import warnings
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 import torch
@@ -51,6 +51,7 @@ __all__ = [
     "resolve_backend",
     "probe_num_frames",
     "read_video_clip",
+    "read_video_sampled",
     "read_video_all",
     "read_frames_clip",
     "resized_hw",
@@ -262,10 +263,10 @@ def _pyav_timing(stream):
     return start, to_pts, to_index
 
 
-def _read_pyav(path: Path, needed: np.ndarray, resize: int | None, threads: int) -> list[tuple]:
+def _read_pyav(path: Path, needed: np.ndarray, resize: int | None, threads: int, opened=None) -> list[tuple]:
     import av
 
-    container, stream = _open_pyav(path, threads)
+    container, stream = opened or _open_pyav(path, threads)
     try:
         hw = None
         if resize is not None:
@@ -410,6 +411,40 @@ def read_video_clip(
         return data[torch.from_numpy(inverse)].permute(1, 0, 2, 3).contiguous()
     arrays = _read_pyav(path, needed, resize, threads)  # T' x (C, H, W)
     return _stack_ctHW([arrays[j] for j in inverse])
+
+
+def read_video_sampled(
+    path: str | os.PathLike,
+    choose: Callable[[int], np.ndarray],
+    *,
+    resize: int | None = None,
+    backend: Backend = "pyav",
+    threads: int = 1,
+) -> tuple[Tensor, np.ndarray, int]:
+    """Count the frames and decode a clip with **one** opening of the file: ``choose(n)`` gets
+    the frame count and returns the indices to decode (any shape, e.g. ``(clips, T)``).
+
+    Returns uint8 ``(C, indices.size, H, W)``, the indices, and ``n``. The count is the
+    container's (PyAV ``stream.frames``); when the container does not store it, it is counted
+    by :func:`probe_num_frames` first (a second opening), as :func:`read_video_clip` callers
+    do. A header that over-counts raises :class:`FrameCountError` as usual."""
+    path = Path(path)
+    if resolve_backend(backend) == "pyav":
+        opened = _open_pyav(path, threads)
+        n = int(opened[1].frames or 0)
+        if n > 0:
+            try:
+                idx = np.asarray(choose(n))
+            except BaseException:
+                opened[0].close()
+                raise
+            needed, inverse = _unique(idx.reshape(-1))
+            arrays = _read_pyav(path, needed, resize, threads, opened)  # closes the container
+            return _stack_ctHW([arrays[j] for j in inverse]), idx, n
+        opened[0].close()
+    n = probe_num_frames(path, backend=backend)
+    idx = np.asarray(choose(n))
+    return read_video_clip(path, idx.reshape(-1), resize=resize, backend=backend, threads=threads), idx, n
 
 
 def _decode_images(paths: list[Path], datas: list[Tensor]) -> list[Tensor]:
