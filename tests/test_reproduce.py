@@ -293,6 +293,9 @@ def test_real_notebooks_01_02_run_under_smoke(tmp_path: Path) -> None:
         assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3, f"{name}: figures missing"
         injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert injected and 'profile = "smoke"' in injected[0].source
+        # both parameter cells are folded on the site (the story first)
+        assert all("hide-input" in c.metadata["tags"] for c in nb.cells
+                   if {"parameters", "injected-parameters"} & set(c.metadata.get("tags", [])))
     text = stream_text(out / "01_background_erasing.ipynb")
     assert "static_bg_max = 0.0" in text  # intra-video BE leaves a static background exactly unchanged
     assert (tmp_path / "synth" / "manifest.json").is_file()  # --data reached 02's data_dir

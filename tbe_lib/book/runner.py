@@ -288,10 +288,25 @@ def execute_stage(name: str, source: Path, out_dir: Path, params: Mapping[str, A
             if running.exists():
                 os.replace(running, failed)
             raise
+    _fold_parameters(running)
     os.replace(running, final)
     if failed.exists():
         failed.unlink()
     return final
+
+
+def _fold_parameters(path: Path) -> None:
+    """Tag the parameters cells (the notebook's defaults and papermill's injected values)
+    ``hide-input``: the site folds them behind a "show code" toggle, so a chapter opens with
+    its story, not with two screens of settings."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.cell_type == "code" and {"parameters", "injected-parameters"} & set(tags) and "hide-input" not in tags:
+            cell.metadata["tags"] = [*tags, "hide-input"]
+    nbformat.write(nb, str(path))
 
 
 def _placeholder_text(stage: Stage, reason: str) -> str:
