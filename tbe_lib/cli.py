@@ -91,8 +91,10 @@ def _cmd_be_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full ``tbe`` parser (sub-commands added by their modules)."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``tbe`` parser, sub-commands added by their modules. ``only``: load just that
+    stage's module (the others are listed by name and help), so ``tbe --help`` and a single
+    command do not import every stage."""
     p = argparse.ArgumentParser(prog="tbe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -107,20 +109,38 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seed", type=int, default=0)
     q.set_defaults(func=_cmd_be_demo)
 
-    for modname in _STAGE_MODULES:
-        import importlib
+    for name, (modname, help_text) in _STAGE_COMMANDS.items():
+        if only is None or name == only:
+            import importlib
 
-        importlib.import_module(modname).add_cli(sub)
+            importlib.import_module(modname).add_cli(sub)
+        else:  # listed for `tbe --help` without importing the stage (and torch)
+            sub.add_parser(name, help=help_text)
     return p
 
 
-# Modules that add their own sub-commands (``add_cli(subparsers)``).
-_STAGE_MODULES: list[str] = ["tbe_lib.data.cli", "tbe_lib.pretrain", "tbe_lib.finetune", "tbe_lib.retrieve", "tbe_lib.compare", "tbe_lib.book"]
+# Sub-commands added by their modules (``add_cli(subparsers)``), with their one-line help
+# (the same text as the module's; a test checks they agree).
+_STAGE_COMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("tbe_lib.data.cli", "build the embedded benchmark, list files, re-encode videos"),
+    "pretrain": ("tbe_lib.pretrain", "self-supervised pretraining (moco, be, be_triplet, pretext)"),
+    "finetune": ("tbe_lib.finetune", "finetune (or --freeze: linear probe) and evaluate"),
+    "retrieve": ("tbe_lib.retrieve", "retrieval Recall@k, kNN, linear and background probes on frozen features"),
+    "compare": ("tbe_lib.compare", "the comparison table: Random / MoCo / BE (+ references), over seeds"),
+    "reproduce": ("tbe_lib.book", "execute the book's notebooks (papermill) and build the site (jupyter-book)"),
+}
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The sub-command named in ``argv`` (its first word that is not an option), if any."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tbe`` console script."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command_of(argv)
+    parser = build_parser(only=command if command in _STAGE_COMMANDS else "")
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
