@@ -458,6 +458,14 @@ def add_cli(subparsers) -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of each --lists condition")
     p.add_argument("--stride", type=int, default=1)
     p.add_argument("--size", dest="crop_size", type=int, default=32, help="crop size (the paper: 112 or 224)")
+    p.add_argument("--resize", type=int, default=None, help="short side before cropping (the paper: 256 for 224)")
+    p.add_argument("--finetune-frames", type=int, default=None, help="finetuning clip length (default: --frames; the paper: 64)")
+    p.add_argument("--finetune-stride", type=int, default=None, help="finetuning stride (default: --stride; the paper: 1)")
+    p.add_argument("--finetune-size", type=int, default=None, help="finetuning crop size (default: --size)")
+    p.add_argument("--roots", nargs="+", metavar="NAME=DIR", default=[], help="with --lists: videos' root per condition")
+    p.add_argument("--queue-size", type=int, default=1024, help="negatives in the queue (the paper: 3569)")
+    p.add_argument("--pretrain-lr", type=float, default=0.03)
+    p.add_argument("--finetune-lr", type=float, default=0.05)
     p.add_argument("--pretrain-batch", type=int, default=64)
     p.add_argument("--finetune-batch", type=int, default=32)
     p.add_argument("--synth-size", dest="size", default="default", choices=["smoke", "default", "larger"])
@@ -478,7 +486,9 @@ def _cli_compare(a) -> int:
     common = dict(out_dir=a.out, rows=tuple(a.rows), backbone=a.backbone, pretrain_steps=a.pretrain_steps,
                   finetune_epochs=a.finetune_epochs, frames=a.frames, stride=a.stride, size=a.crop_size,
                   pretrain_batch=a.pretrain_batch, finetune_batch=a.finetune_batch, workers=a.workers,
-                  device=a.device)
+                  device=a.device, resize=a.resize, finetune_frames=a.finetune_frames,
+                  finetune_stride=a.finetune_stride, finetune_size=a.finetune_size, queue_size=a.queue_size,
+                  pretrain_lr=a.pretrain_lr, finetune_lr=a.finetune_lr)
     if a.lists:
         pairs = [x.split("=", 1) for x in a.lists]
         if any(len(p) != 2 for p in pairs):
@@ -487,7 +497,7 @@ def _cli_compare(a) -> int:
         reuse = dict(x.split("=", 1) for x in a.pretrain_from)
         cfg = CompareConfig(**common, synthetic=False, conditions={n: tuple(a.seeds) for n, _ in pairs},
                             data_dirs={n: d for n, d in pairs}, test_splits=tuple(a.test_splits or ["test"]),
-                            pretrain_from=reuse, **splits)
+                            pretrain_from=reuse, roots=dict(x.split("=", 1) for x in a.roots), **splits)
     else:
         conditions = {cam: tuple(seeds) for cam, seeds in
                       (("static", a.static_seeds), ("jitter", a.jitter_seeds), ("pan", a.pan_seeds)) if seeds}
