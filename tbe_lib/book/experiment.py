@@ -39,7 +39,7 @@ OPTIONAL_KEYS: dict[str, Any] = {
     "queue_size": 1024,
 }
 
-__all__ = ["experiment_config", "experiment_from", "prepare_data", "main_split", "EXPERIMENT_KEYS", "OPTIONAL_KEYS", "run_curves", "plot_curves", "ROW_LABELS", "PAPER_RESULTS", "paper_table",
+__all__ = ["experiment_config", "experiment_from", "prepare_data", "main_split", "EXPERIMENT_KEYS", "OPTIONAL_KEYS", "run_curves", "plot_curves", "training_minutes", "ROW_LABELS", "PAPER_RESULTS", "paper_table",
            "representative", "synth_dir", "pretrain_config", "finetune_config"]
 
 # The paper's reported numbers (FingerRec/TBE readme; Kinetics-pretrained I3D, top-1 %), cited.
@@ -152,6 +152,18 @@ def run_curves(run_dirs: Mapping[str, str | Path]) -> pd.DataFrame:
         df["run"] = label
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
+
+
+def training_minutes(run_dirs) -> float:
+    """Training time of runs, in minutes, as their ``metrics.jsonl`` logged it (the ``time``
+    of each run's last record), so it stays true when the runs were reused, not re-run."""
+    from ..train import read_metrics
+
+    total = 0.0
+    for d in run_dirs:
+        rows = [r for r in read_metrics(d) if "time" in r]
+        total += float(rows[-1]["time"]) if rows else 0.0
+    return total / 60
 
 
 def plot_curves(df: pd.DataFrame, keys: Sequence[str], *, titles: Sequence[str] | None = None, smooth: int = 1):
