@@ -304,8 +304,8 @@ def cam_inputs(cfg: CompareConfig, camera: str, split: str | None = None, n: int
     same frames, bool (N, T, S, S) (``None`` on real data)."""
     import numpy as np
     import torch
-    import torchvision.transforms.v2.functional as TF
 
+    from .augment.video import VideoEval
     from .data.dataset import ClipDataset, ClipSampler
     from .data.sampling import center_clip
 
@@ -317,11 +317,8 @@ def cam_inputs(cfg: CompareConfig, camera: str, split: str | None = None, n: int
     clips = torch.stack([it.clip for it in items])  # (N, 3, T, H, W) uint8
     labels = torch.tensor([it.label for it in items])
     size = cfg.ft_size
-    if tuple(clips.shape[-2:]) != (size, size):  # what VideoEval does, without normalising
-        b, c, t, h, w = clips.shape
-        frames = clips.transpose(1, 2).reshape(b * t, c, h, w)
-        frames = TF.center_crop(TF.resize(frames, cfg.resize or round(size * 8 / 7), antialias=True), [size, size])
-        clips = frames.reshape(b, t, c, size, size).transpose(1, 2).contiguous()
+    if tuple(clips.shape[-2:]) != (size, size):  # the test-time geometry, without normalising
+        clips = VideoEval(size, resize=cfg.resize).crop(clips).contiguous()
     if not cfg.synthetic:
         return clips, labels, None
     from .data.synth import load_masks, load_metadata
@@ -482,6 +479,14 @@ def add_cli(subparsers) -> None:
     p.set_defaults(func=_cli_compare)
 
 
+def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
+    """``["NAME=VALUE", ...]`` -> dict; a value without ``=`` is an error naming the flag."""
+    bad = [v for v in values or [] if "=" not in v]
+    if bad:
+        raise ValueError(f"{flag} takes NAME=VALUE pairs, got {bad}")
+    return dict(v.split("=", 1) for v in values or [])
+
+
 def _cli_compare(a) -> int:
     common = dict(out_dir=a.out, rows=tuple(a.rows), backbone=a.backbone, pretrain_steps=a.pretrain_steps,
                   finetune_epochs=a.finetune_epochs, frames=a.frames, stride=a.stride, size=a.crop_size,
@@ -490,14 +495,12 @@ def _cli_compare(a) -> int:
                   finetune_stride=a.finetune_stride, finetune_size=a.finetune_size, queue_size=a.queue_size,
                   pretrain_lr=a.pretrain_lr, finetune_lr=a.finetune_lr)
     if a.lists:
-        pairs = [x.split("=", 1) for x in a.lists]
-        if any(len(p) != 2 for p in pairs):
-            raise ValueError(f"--lists takes NAME=DIR pairs, got {a.lists}")
+        lists = _pairs(a.lists, "--lists")
         splits = {k: v for k, v in (("pretrain_split", a.pretrain_split), ("train_split", a.train_split)) if v}
-        reuse = dict(x.split("=", 1) for x in a.pretrain_from)
-        cfg = CompareConfig(**common, synthetic=False, conditions={n: tuple(a.seeds) for n, _ in pairs},
-                            data_dirs={n: d for n, d in pairs}, test_splits=tuple(a.test_splits or ["test"]),
-                            pretrain_from=reuse, roots=dict(x.split("=", 1) for x in a.roots), **splits)
+        cfg = CompareConfig(**common, synthetic=False, conditions={n: tuple(a.seeds) for n in lists},
+                            data_dirs=lists, test_splits=tuple(a.test_splits or ["test"]),
+                            pretrain_from=_pairs(a.pretrain_from, "--pretrain-from"),
+                            roots=_pairs(a.roots, "--roots"), **splits)
     else:
         conditions = {cam: tuple(seeds) for cam, seeds in
                       (("static", a.static_seeds), ("jitter", a.jitter_seeds), ("pan", a.pan_seeds)) if seeds}

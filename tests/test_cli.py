@@ -35,3 +35,9 @@ def test_bad_input_is_one_line_error(tmp_path, capsys):
     assert main(["retrieve", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r"), "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("tbe retrieve: error:") and "missing" in err
+
+
+def test_compare_pairs_without_equals_sign_are_named(capsys):
+    assert main(["compare", "--lists", "ucf101=x/{split}.txt", "--pretrain-from", "hmdb51"]) == 2
+    err = capsys.readouterr().err
+    assert "--pretrain-from takes NAME=VALUE pairs" in err and "hmdb51" in err

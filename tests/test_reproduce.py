@@ -38,6 +38,13 @@ def write_nb(path: Path, params_src: str, *cells: str) -> Path:
     return path
 
 
+def append_markdown(nb_path: Path, text: str) -> None:
+    """Edit a notebook on disk (a new markdown cell at the end)."""
+    nb = nbformat.read(str(nb_path), as_version=4)
+    nb.cells.append(new_markdown_cell(text))
+    nbformat.write(nb, str(nb_path))
+
+
 def stream_text(nb_path: Path) -> str:
     nb = nbformat.read(str(nb_path), as_version=4)
     return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
@@ -111,18 +118,12 @@ def test_cache_skips_unchanged_and_reruns_changed(project: Path) -> None:
     run(project)  # back to small
 
     # downstream notebook edited: only it re-runs
-    nb_b = project / "notebooks" / "b_second.ipynb"
-    nb = nbformat.read(str(nb_b), as_version=4)
-    nb.cells.append(new_markdown_cell("an edit"))
-    nbformat.write(nb, str(nb_b))
+    append_markdown(project / "notebooks" / "b_second.ipynb", "an edit")
     third = run(project)
     assert third["a_first"].status == "cached" and third["b_second"].status == "executed"
 
     # upstream edited: both re-run (the upstream key enters the downstream key)
-    nb_a = project / "notebooks" / "a_first.ipynb"
-    nb = nbformat.read(str(nb_a), as_version=4)
-    nb.cells.append(new_markdown_cell("an edit"))
-    nbformat.write(nb, str(nb_a))
+    append_markdown(project / "notebooks" / "a_first.ipynb", "an edit")
     fourth = run(project)
     assert fourth["a_first"].status == "executed" and fourth["b_second"].status == "executed"
     assert fourth["b_second"].key != third["b_second"].key

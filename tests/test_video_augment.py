@@ -133,6 +133,11 @@ def test_eval_center_crop_exact():
     frame = TF.center_crop(TF.resize(x[1, :, 2], 18, antialias=True), [16, 16])
     ref = normalize(frame.float()[None, :, None] / 255, IMAGENET_MEAN, IMAGENET_STD)[0, :, 0]
     assert torch.allclose(ev2(x)[1, :, 2], ref, atol=1e-6)
+    # the geometry alone keeps the dtype (uint8 clips for display) and is what forward normalises
+    shown = ev2.crop(x)
+    assert shown.dtype == torch.uint8 and shown.shape == (2, 3, 3, 16, 16)
+    assert torch.equal(shown[1, :, 2], frame)
+    assert torch.allclose(ev2(x), normalize(shown.float() / 255, IMAGENET_MEAN, IMAGENET_STD), atol=1e-6)
 
 
 OPS = [

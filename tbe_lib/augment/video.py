@@ -471,7 +471,9 @@ class VideoEval(nn.Module):
         self.resize = resize if resize is not None else round(min(self.size) * 8 / 7)
         self.mean, self.std = tuple(mean), tuple(std)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def crop(self, x: Tensor) -> Tensor:
+        """The geometry alone (resize, centre crop), keeping the dtype: what the model is shown,
+        e.g. uint8 clips for display. ``(..., C, T, H, W) -> (..., C, T, size, size)``."""
         xb, lead = _as_batch(x)
         b, c, t, h, w = xb.shape
         frames = xb.transpose(1, 2).reshape(b * t, c, h, w)  # (B*T, C, H, W)
@@ -479,8 +481,10 @@ class VideoEval(nn.Module):
             frames = TF.resize(frames, self.resize, antialias=True)
         frames = TF.center_crop(frames, list(self.size))
         out = frames.reshape(b, t, c, *self.size).transpose(1, 2)
-        out = normalize(_to_float(out), self.mean, self.std)
         return out.reshape(*lead, *out.shape[1:])
+
+    def forward(self, x: Tensor) -> Tensor:
+        return normalize(_to_float(self.crop(x)), self.mean, self.std)
 
     def extra_repr(self) -> str:
         return f"size={self.size}, resize={self.resize}"

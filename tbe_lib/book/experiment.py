@@ -122,8 +122,9 @@ def prepare_data(cfg: CompareConfig, synth_size: str = "default") -> None:
         if cfg.synthetic:
             ensure_synth(cfg.data_dirs[camera], synth_size, camera=camera)
             continue
-        splits = {cfg.pretrain_split, cfg.train_split, *cfg.test_splits} if camera not in cfg.pretrain_from \
-            else {cfg.train_split, *cfg.test_splits}
+        splits = {cfg.train_split, *cfg.test_splits}
+        if camera not in cfg.pretrain_from:  # a reused pretraining needs no list of its own
+            splits.add(cfg.pretrain_split)
         for split in sorted(splits):
             lst = list_for(cfg, camera, split)
             print(f"{camera}: {split} list {lst}")
