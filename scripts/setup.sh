@@ -16,6 +16,17 @@ ver=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 if [ "$ver" != "3.11" ]; then
     echo "[setup] warning: tested with Python 3.11, found $ver ($PYTHON); set PYTHON=/path/to/python3.11" >&2
 fi
+# The pinned torch is the CUDA build (its nvidia-* wheels included): about 6.5 GB in .venv.
+# Say so before pip fails half-way with "No space left on device".
+need_gb=${TBE_SETUP_NEED_GB:-7}
+free_kb=$(df -Pk . | awk 'NR==2 {print $4}')
+if [ -n "$free_kb" ] && [ "$free_kb" -lt $((need_gb * 1024 * 1024)) ]; then
+    echo "[setup] error: only $((free_kb / 1024)) MB free on the disk holding $(pwd)," >&2
+    echo "[setup]        the pinned environment needs about ${need_gb} GB in $VENV (torch 2.14.1 with its CUDA libraries)." >&2
+    echo "[setup]        Free some space (old clones, .venv copies, /tmp/pytest-of-\$USER) and run again;" >&2
+    echo "[setup]        TBE_SETUP_NEED_GB=0 skips this check." >&2
+    exit 1
+fi
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 echo "[setup] installing the pinned environment (requirements.lock) into $VENV ..."
 "$VENV/bin/python" -m pip install -q --upgrade pip
