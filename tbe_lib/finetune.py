@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .pretrain import DataConfig, OptimConfig, flip_for, resolve_list
+from .pretrain import DataConfig, OptimConfig, build_optimizer, flip_for, resolve_list
 from .train import LoopConfig
 
 __all__ = ["FinetuneConfig", "FinetuneResult", "Classifier", "finetune", "evaluate_splits", "add_cli"]
@@ -83,6 +83,7 @@ class FinetuneConfig:
     select: Literal["last", "val", "best_on_test"] = "last"
     val_fraction: float = 0.0
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=0.05, weight_decay=1e-4))
+    warmup_epochs: float = 0.0  # linear warm-up in epochs, added to optim.warmup_steps
     loop: LoopConfig = field(default_factory=LoopConfig)
 
     def __post_init__(self) -> None:
@@ -223,9 +224,9 @@ def finetune(cfg: FinetuneConfig, *, resume: bool = False) -> FinetuneResult:
         raise ValueError(f"{train_list} has {len(dataset)} videos, fewer than one batch of {cfg.batch_size}")
     cfg.loop.steps = cfg.epochs * steps_per_epoch
     params = [p for p in clf.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(params, lr=cfg.optim.lr, momentum=cfg.optim.momentum, weight_decay=cfg.optim.weight_decay)
+    optimizer = build_optimizer(params, cfg.optim)
     scheduler = build_scheduler(optimizer, cfg.loop.steps, kind=cfg.optim.schedule,  # type: ignore[arg-type]
-                                warmup_steps=cfg.optim.warmup_steps,
+                                warmup_steps=cfg.optim.warmup_steps + round(cfg.warmup_epochs * steps_per_epoch),
                                 milestones=[m * steps_per_epoch for m in cfg.optim.milestones], gamma=cfg.optim.gamma)
     augment = VideoAugment(cfg.data.size, scale=cfg.data.crop_scale, flip=cfg.data.flip, jitter=cfg.data.jitter,
                            jitter_p=cfg.data.jitter_p, gray_p=cfg.data.gray_p)
@@ -310,8 +311,10 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--optimizer", default="sgd", choices=["sgd", "adamw"], help="sgd (the paper's) or adamw")
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--warmup-steps", type=int, default=0)
     p.add_argument("--schedule", default="cosine", choices=["cosine", "step", "constant"])
     p.add_argument("--milestones", type=int, nargs="*", default=[], help="epochs of step decay")
     p.add_argument("--gamma", type=float, default=0.1)
@@ -347,7 +350,7 @@ def _cli_finetune(a: argparse.Namespace) -> int:
         test_splits=tuple(a.test_splits), test_clips=a.test_clips, eval_resize=a.eval_resize, select=a.select,
         val_fraction=a.val_fraction,
         optim=OptimConfig(lr=a.lr, weight_decay=a.weight_decay, schedule=a.schedule, milestones=tuple(a.milestones),
-                          gamma=a.gamma),
+                          gamma=a.gamma, warmup_steps=a.warmup_steps, name=a.optimizer),
         loop=LoopConfig(amp=a.amp, progress=a.progress, seed=a.seed, log_every=10, checkpoint_every=0),
     )
     res = finetune(cfg, resume=a.resume)

@@ -16,14 +16,14 @@ import argparse
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import torch
 
 from .methods import MethodConfig
 from .train import LoopConfig
 
-__all__ = ["DataConfig", "OptimConfig", "PretrainConfig", "PretrainResult", "pretrain", "resolve_list", "add_cli"]
+__all__ = ["DataConfig", "OptimConfig", "OPTIMIZERS", "build_optimizer", "PretrainConfig", "PretrainResult", "pretrain", "resolve_list", "add_cli"]
 
 
 @dataclass
@@ -50,9 +50,16 @@ class DataConfig:
     on_error: str = "raise"
 
 
+OPTIMIZERS = ("sgd", "adamw")
+
+
 @dataclass
 class OptimConfig:
-    """SGD with momentum, weight decay and a per-step schedule (warm-up, then cosine or step)."""
+    """The optimiser and its per-step schedule (warm-up, then cosine, step or constant).
+
+    ``name="sgd"`` (the paper's): SGD with ``momentum`` and L2 ``weight_decay``.
+    ``name="adamw"``: AdamW (default betas) with decoupled ``weight_decay`` (typical values
+    are larger, e.g. 0.05); ``momentum`` is unused."""
 
     lr: float = 0.03
     momentum: float = 0.9
@@ -61,6 +68,18 @@ class OptimConfig:
     warmup_steps: int = 0
     milestones: tuple[int, ...] = ()
     gamma: float = 0.1
+    name: str = "sgd"
+
+    def __post_init__(self) -> None:
+        if self.name not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.name!r}")
+
+
+def build_optimizer(params: Iterable[torch.nn.Parameter], cfg: OptimConfig) -> torch.optim.Optimizer:
+    """The optimiser ``cfg`` names over ``params`` (see :class:`OptimConfig`)."""
+    if cfg.name == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
 @dataclass
@@ -164,7 +183,7 @@ def pretrain(cfg: PretrainConfig, *, resume: bool = False) -> PretrainResult:
     if cfg.loop.channels_last:
         method = method.to(memory_format=torch.channels_last_3d)
     params = [p for p in method.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(params, lr=cfg.optim.lr, momentum=cfg.optim.momentum, weight_decay=cfg.optim.weight_decay)
+    optimizer = build_optimizer(params, cfg.optim)
     scheduler = build_scheduler(optimizer, cfg.loop.steps, kind=cfg.optim.schedule,  # type: ignore[arg-type]
                                 warmup_steps=cfg.optim.warmup_steps, milestones=cfg.optim.milestones, gamma=cfg.optim.gamma)
     augment = VideoAugment(cfg.data.size, scale=cfg.data.crop_scale, flip=cfg.data.flip, jitter=cfg.data.jitter,
@@ -228,6 +247,7 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--stop-after", type=int, default=None, help="stop (checkpointed) at this step; resume later")
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--optimizer", default="sgd", choices=["sgd", "adamw"], help="sgd (the paper's) or adamw")
     p.add_argument("--lr", type=float, default=0.03)
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--schedule", default="cosine", choices=["cosine", "step", "constant"])
@@ -272,7 +292,8 @@ def config_from_args(a: argparse.Namespace) -> PretrainConfig:
         method=MethodConfig(method=a.method, queue_size=a.queue_size, temperature=a.temperature, momentum=a.momentum_ema,
                             bn_groups=a.bn_groups, extra_negative=a.extra_negative, be_alpha=a.be_alpha,
                             be_source=a.be_source, be_lam_per_clip=a.be_lam_per_clip, pretext_task=a.pretext_task),
-        optim=OptimConfig(lr=a.lr, weight_decay=a.weight_decay, schedule=a.schedule, warmup_steps=a.warmup_steps),
+        optim=OptimConfig(lr=a.lr, weight_decay=a.weight_decay, schedule=a.schedule, warmup_steps=a.warmup_steps,
+                          name=a.optimizer),
         loop=LoopConfig(steps=a.steps, log_every=a.log_every, checkpoint_every=a.checkpoint_every, clip_grad=a.clip_grad,
                         stop_after=a.stop_after, amp=a.amp, channels_last=not a.no_channels_last, compile=a.compile, progress=a.progress,
                         seed=a.seed),

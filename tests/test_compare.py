@@ -31,6 +31,27 @@ def test_comparison_on_smoke_data_is_complete_and_resumable(tmp_path):
     run_comparison(cfg)
     assert [p.stat().st_mtime_ns for p in results] == before
 
+    # Other finetuning settings: the finetuning runs are moved aside and made again, and so is
+    # what was computed from them (retrieval of the supervised rows, activation maps); the
+    # pretraining runs and the SSL rows' retrieval (from the unchanged encoders) are reused.
+    import dataclasses
+
+    seed0 = tmp_path / "cmp" / "static" / "seed0"
+    enc = (seed0 / "pretrain_be" / "encoder.pt").stat().st_mtime_ns
+    ssl_retrieval = (seed0 / "retrieval_be" / "retrieval.json").stat().st_mtime_ns
+    sup_retrieval = (seed0 / "retrieval_sup_unbiased" / "retrieval.json").stat().st_mtime_ns
+    cfg2 = dataclasses.replace(cfg, finetune_lr=cfg.finetune_lr / 2)
+    run_comparison(cfg2)
+    stale = sorted(p.name.split(".stale-")[0] for p in seed0.glob("finetune_*.stale-*"))
+    assert stale == sorted(f"finetune_{r}" for r in ROWS if r != "sup_biased")
+    ft = json.loads((seed0 / "finetune_be" / "config.json").read_text())
+    assert ft["optim"]["lr"] == cfg2.finetune_lr and ft["optim"]["name"] == "adamw"
+    assert (seed0 / "pretrain_be" / "encoder.pt").stat().st_mtime_ns == enc
+    assert (seed0 / "retrieval_be" / "retrieval.json").stat().st_mtime_ns == ssl_retrieval
+    assert (seed0 / "retrieval_sup_unbiased" / "retrieval.json").stat().st_mtime_ns > sup_retrieval
+    cams = json.loads((seed0 / "actor_mass.json").read_text())["rows"]
+    assert cams["be"]["model_mtime_ns"] == (seed0 / "finetune_be" / "model.pt").stat().st_mtime_ns
+
     mean, std, pretty = summarise(df, ["finetune_test_shift", "background_probe"])
     assert list(pretty.seeds) == [2] * len(ROWS)
     assert " ± " in pretty.loc[("static", "moco"), "background_probe"]

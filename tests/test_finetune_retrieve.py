@@ -128,3 +128,37 @@ def test_flips_are_off_by_default_on_the_embedded_benchmark(tmp_path, smoke_benc
     assert flip_for(smoke_bench, "on") is True and flip_for(tmp_path, "off") is False
     with pytest.raises(ValueError, match="flip"):
         flip_for(smoke_bench, "sometimes")
+
+
+def test_optimizer_choice_and_config_changes(tmp_path):
+    """OptimConfig names the optimiser; config_changes tells a complete run made with other
+    settings from one that differs only in what does not change the result."""
+    import json
+
+    import pytest
+    import torch
+
+    from tbe_lib.compare import config_changes
+    from tbe_lib.finetune import FinetuneConfig
+    from tbe_lib.pretrain import OptimConfig, build_optimizer
+    from tbe_lib.train.rundir import to_jsonable
+
+    params = [torch.nn.Parameter(torch.zeros(2))]
+    assert isinstance(build_optimizer(params, OptimConfig(name="adamw", lr=1e-3)), torch.optim.AdamW)
+    assert isinstance(build_optimizer(params, OptimConfig()), torch.optim.SGD)
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        OptimConfig(name="adam")
+
+    cfg = FinetuneConfig(run_dir=str(tmp_path / "run"), epochs=3)
+    assert config_changes(cfg) == []  # no run there
+    (tmp_path / "run").mkdir()
+    saved = to_jsonable(cfg)
+    saved["loop"]["steps"] = 75  # derived by finetune() from the data
+    del saved["optim"]["name"], saved["warmup_epochs"]  # a config.json written before these fields existed
+    (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
+    assert config_changes(cfg) == []
+    cfg.data.workers, cfg.device = 7, "cuda"  # not part of the result
+    assert config_changes(cfg) == []
+    cfg.optim = OptimConfig(name="adamw", lr=1e-3)
+    changes = config_changes(cfg)
+    assert "optim.name: 'sgd' -> 'adamw'" in changes and any(c.startswith("optim.lr:") for c in changes)

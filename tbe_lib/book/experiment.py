@@ -35,7 +35,11 @@ OPTIONAL_KEYS: dict[str, Any] = {
     "finetune_stride": None,
     "finetune_size": None,
     "pretrain_lr": 0.03,
-    "finetune_lr": 0.05,
+    "finetune_lr": 1e-3,
+    "finetune_optimizer": "adamw",   # the benchmark's recipe (CompareConfig); the paper: sgd
+    "finetune_weight_decay": 0.05,
+    "finetune_dropout": 0.0,
+    "finetune_warmup_epochs": 1.0,
     "queue_size": 1024,
 }
 
@@ -62,7 +66,9 @@ def experiment_config(*, run_dir: str, data_dir: str, synth_size: str, static_se
                       pretrain_split: str = "pretrain", train_split: str = "train",
                       test_splits: Sequence[str] = ("test_same", "test_shift"), stride: int = 1, size: int = 32,
                       resize: int | None = None, finetune_frames: int | None = None, finetune_stride: int | None = None,
-                      finetune_size: int | None = None, pretrain_lr: float = 0.03, finetune_lr: float = 0.05,
+                      finetune_size: int | None = None, pretrain_lr: float = 0.03, finetune_lr: float = 1e-3,
+                      finetune_optimizer: str = "adamw", finetune_weight_decay: float = 0.05,
+                      finetune_dropout: float = 0.0, finetune_warmup_epochs: float = 1.0,
                       queue_size: int = 1024, **_: Any) -> CompareConfig:
     """The comparison of the book from a notebook's parameters (extra keys are ignored).
 
@@ -83,7 +89,9 @@ def experiment_config(*, run_dir: str, data_dir: str, synth_size: str, static_se
                   finetune_frames=finetune_frames, finetune_stride=finetune_stride, finetune_size=finetune_size,
                   pretrain_steps=pretrain_steps, pretrain_batch=pretrain_batch, pretrain_lr=pretrain_lr,
                   queue_size=queue_size, finetune_epochs=finetune_epochs, finetune_batch=finetune_batch,
-                  finetune_lr=finetune_lr, test_clips=test_clips, workers=workers, device=device,
+                  finetune_lr=finetune_lr, finetune_optimizer=finetune_optimizer,
+                  finetune_weight_decay=finetune_weight_decay, finetune_dropout=finetune_dropout,
+                  finetune_warmup_epochs=finetune_warmup_epochs, test_clips=test_clips, workers=workers, device=device,
                   pretrain_split=pretrain_split, train_split=train_split, test_splits=tuple(test_splits))
     if datasets:
         base = project_path(data_dir)
