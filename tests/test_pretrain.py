@@ -81,6 +81,15 @@ def _params(module):
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
+def test_resume_with_another_optimizer_is_refused(tmp_path, smoke_bench):
+    cfg = make_cfg(tmp_path / "run", smoke_bench, "moco", steps=4, loop_kw={"stop_after": 1, "checkpoint_every": 1})
+    pretrain(cfg)
+    cfg.loop.stop_after = None
+    cfg.optim = OptimConfig(name="adamw", lr=1e-3)
+    with pytest.raises(ValueError, match="using SGD, but this run is configured for AdamW"):
+        pretrain(cfg, resume=True)
+
+
 def test_resume_is_bit_for_bit(tmp_path, smoke_bench):
     full = pretrain(make_cfg(tmp_path / "full", smoke_bench, "be", steps=6, method_kw={"extra_negative": True}))
     cfg = make_cfg(tmp_path / "split", smoke_bench, "be", steps=6, method_kw={"extra_negative": True},

@@ -120,6 +120,7 @@ class Trainer:
             "step": self.step,
             "state_dict": self.module.state_dict(),
             "optimizer": self.optimizer.state_dict(),
+            "optimizer_name": type(self.optimizer).__name__,
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "scaler": self.scaler.state_dict(),
             "rng": capture_rng(self.generators),
@@ -135,6 +136,10 @@ class Trainer:
         path = self.run.last_checkpoint if path is None else path
         ckpt = safe_load(path, map_location=self.device)
         check_compatible(ckpt, self.meta, str(path))
+        saved_opt, opt = ckpt.get("optimizer_name"), type(self.optimizer).__name__
+        if saved_opt is not None and saved_opt != opt:
+            raise ValueError(f"{path} was written by a run using {saved_opt}, but this run is configured for {opt}: "
+                             "resume with the same optimizer (--optimizer), or start a new run directory")
         self.module.load_state_dict(ckpt["state_dict"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         if self.scheduler is not None and ckpt.get("scheduler") is not None:
