@@ -19,8 +19,10 @@ fi
 # The pinned torch is the CUDA build (its nvidia-* wheels included): about 6.5 GB in .venv.
 # Say so before pip fails half-way with "No space left on device".
 need_gb=${TBE_SETUP_NEED_GB:-7}
+# (Not when .venv already holds torch: updating it needs little more.)
 free_kb=$(df -Pk . | awk 'NR==2 {print $4}')
-if [ -n "$free_kb" ] && [ "$free_kb" -lt $((need_gb * 1024 * 1024)) ]; then
+if [ -n "$free_kb" ] && [ "$free_kb" -lt $((need_gb * 1024 * 1024)) ] \
+        && ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
     echo "[setup] error: only $((free_kb / 1024)) MB free on the disk holding $(pwd)," >&2
     echo "[setup]        the pinned environment needs about ${need_gb} GB in $VENV (torch 2.14.1 with its CUDA libraries)." >&2
     echo "[setup]        Free some space (old clones, .venv copies, /tmp/pytest-of-\$USER) and run again;" >&2

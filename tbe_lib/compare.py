@@ -268,7 +268,8 @@ def run_comparison(cfg: CompareConfig, stages: tuple[str, ...] = ("pretrain", "f
             if row not in SSL_ROWS:
                 continue
             pc = pretrain_config(cfg, camera, seed, row)
-            if (Path(pc.run_dir) / "encoder.pt").exists() and not _retire_if_changed(pc):
+            _retire_if_changed(pc)  # made (or begun) with other settings: moved aside
+            if (Path(pc.run_dir) / "encoder.pt").exists():
                 continue  # done (possibly by the condition this one reuses, see pretrain_from)
             source = cfg.pretrain_from.get(camera, camera)
             _log(f"pretrain {row} camera={source} seed={seed} ({cfg.pretrain_steps} steps)")
@@ -278,11 +279,13 @@ def run_comparison(cfg: CompareConfig, stages: tuple[str, ...] = ("pretrain", "f
             if row == "sup_biased" and "random" in cfg.rows:
                 continue  # the same run as random's
             fc = finetune_config(cfg, camera, seed, row)
-            done = Path(fc.run_dir) / "results.json"
-            if done.exists() and not _retire_if_changed(fc, done):
+            stamp = _source_stamp(init=_file_digest(fc.init))  # the encoder it starts from, by content
+            _retire_if_changed(fc, stamp)
+            if (Path(fc.run_dir) / "results.json").exists():
                 continue
             _log(f"finetune {row} camera={camera} seed={seed} ({cfg.finetune_epochs} epochs)")
             finetune(fc)
+            _write_stamp(Path(fc.run_dir), stamp)
     if "retrieve" in stages:
         first = (next(iter(cfg.conditions)), cfg.conditions[next(iter(cfg.conditions))][0])
         for camera, seed, row in units:
@@ -294,18 +297,21 @@ def run_comparison(cfg: CompareConfig, stages: tuple[str, ...] = ("pretrain", "f
                 ckpt = None
             else:
                 ckpt = str(Path(finetune_config(cfg, camera, seed, row).run_dir) / "model.pt")
-            if _up_to_date(rdir / "retrieval.json", ckpt):
+            rc = RetrievalConfig(out_dir=str(rdir), checkpoint=ckpt, backbone=cfg.backbone,
+                                 backbone_kwargs=dict(cfg.backbone_kwargs), data=str(synth_dir(cfg, camera)),
+                                 root=cfg.roots.get(camera),
+                                 gallery_split=cfg.train_split, query_splits=tuple(cfg.test_splits),
+                                 background_split=cfg.background_split,
+                                 frames=cfg.frames, stride=cfg.stride, size=cfg.size, num_clips=cfg.test_clips,
+                                 workers=cfg.workers, device=cfg.device, seed=seed,
+                                 # the t-SNE picture only for the first condition (the book shows it)
+                                 embedding="tsne" if (camera, seed) == first else None)
+            stamp = _retrieval_stamp(rc)
+            if (rdir / "retrieval.json").exists() and not _stamp_differs(rdir, stamp):
                 continue
             _log(f"retrieve {row} camera={camera} seed={seed}")
-            retrieve(RetrievalConfig(out_dir=str(rdir), checkpoint=ckpt, backbone=cfg.backbone,
-                                     backbone_kwargs=dict(cfg.backbone_kwargs), data=str(synth_dir(cfg, camera)),
-                                     root=cfg.roots.get(camera),
-                                     gallery_split=cfg.train_split, query_splits=tuple(cfg.test_splits),
-                                     background_split=cfg.background_split,
-                                     frames=cfg.frames, stride=cfg.stride, size=cfg.size, num_clips=cfg.test_clips,
-                                     workers=cfg.workers, device=cfg.device, seed=seed,
-                                     # the t-SNE picture only for the first condition (the book shows it)
-                                     embedding="tsne" if (camera, seed) == first else None), progress=progress)
+            retrieve(rc, progress=progress)
+            _write_stamp(rdir, stamp)
     if "cam" in stages and cfg.synthetic:  # the actor's ground truth exists on the benchmark only
         for camera, seeds in cfg.conditions.items():
             for seed in seeds:
@@ -364,7 +370,8 @@ def actor_mass_stage(cfg: CompareConfig, camera: str, seed: int) -> Path:
     done = json.loads(out.read_text()) if out.exists() else {"rows": {}}
     models = {r: Path(finetune_config(cfg, camera, seed, r).run_dir) / "model.pt" for r in cfg.rows}
     # a row is redone when its classifier was trained again after its maps were measured
-    todo = [r for r in cfg.rows if done["rows"].get(r, {}).get("model_mtime_ns") != _mtime_ns(models[r])]
+    digests = {r: _file_digest(p) for r, p in models.items()}
+    todo = [r for r in cfg.rows if digests[r] is None or done["rows"].get(r, {}).get("model_sha256") != digests[r]]
     if not todo:
         return out
     _log(f"activation maps {todo} camera={camera} seed={seed}")
@@ -378,7 +385,7 @@ def actor_mass_stage(cfg: CompareConfig, camera: str, seed: int) -> Path:
         done["rows"][row] = {"actor_mass": float(mass.nanmean()), "actor_area": float(area.nanmean()),
                              "actor_mass_ratio": float((mass / area).nanmean()),
                              "pred_acc": float((res.classes.cpu() == labels).float().mean() * 100),
-                             "model_mtime_ns": _mtime_ns(models[row])}
+                             "model_sha256": digests[row]}
     done.update(split=cfg.cam_split, n_videos=int(len(labels)),
                 method="gradcam, predicted class, deepest stage with >= 4x4 maps (set_cam_layer)")
     out.write_text(json.dumps(done, indent=2) + "\n")
@@ -449,9 +456,14 @@ def summarise(df, columns: list[str] | None = None):
     return mean, std, pretty
 
 
-# Settings that do not change what a run computes: a complete run that differs only in these is reused.
-_NOT_IDENTITY = {"run_dir", "device", "data.workers", "data.cache", "loop.progress", "loop.log_every",
+# Settings that do not change what a run computes: a complete run that differs only in these is
+# reused. ``init`` is not compared as a path (which encoder a row starts from follows from the
+# run's place in out_dir); the encoder's *content* is checked instead (:func:`_source_stamp`).
+_NOT_IDENTITY = {"run_dir", "init", "device", "data.workers", "data.cache", "loop.progress", "loop.log_every",
                  "loop.checkpoint_every"}
+# Data paths are compared by their last two components ("data/synth", "ucf101/<list>.txt"),
+# so that a project moved or copied to another folder reuses its runs.
+_PATH_KEYS = {"data.source", "data.root"}
 
 
 def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -463,12 +475,17 @@ def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _short_path(value: Any) -> Any:
+    return "/".join(Path(value).parts[-2:]) if isinstance(value, str) else value
+
+
 def config_changes(cfg: Any) -> list[str]:
     """How ``cfg`` (a Pretrain- or FinetuneConfig) differs from the ``config.json`` its run
     directory already holds, as ``"key: old -> new"`` lines ([] when the same, or when no run is
-    there). Keys absent from an older ``config.json`` count as their defaults; settings that do
-    not change the result (device, workers, logging) and a finetuning run's derived step count
-    are not compared."""
+    there). A key one side lacks counts as its default (older ``config.json`` files lack newer
+    fields); settings that do not change the result (device, workers, logging), a finetuning
+    run's derived step count and the ``init`` path are not compared, data paths only by their
+    last two components."""
     from .train.rundir import to_jsonable
 
     saved_path = Path(cfg.run_dir) / "config.json"
@@ -479,24 +496,60 @@ def config_changes(cfg: Any) -> list[str]:
     default = _flat(to_jsonable(type(cfg)()))
     ignore = _NOT_IDENTITY | ({"loop.steps"} if "epochs" in now else set())
     changes = []
-    for key, value in now.items():
-        old = saved.get(key, default.get(key))
-        if key not in ignore and old != value:
-            changes.append(f"{key}: {old!r} -> {value!r}")
+    for key in sorted(now.keys() | saved.keys()):
+        if key in ignore:
+            continue
+        old, new = saved.get(key, default.get(key)), now.get(key, default.get(key))
+        if key in _PATH_KEYS:
+            old, new = _short_path(old), _short_path(new)
+        if old != new:
+            changes.append(f"{key}: {old!r} -> {new!r}")
     return changes
 
 
-def _retire_if_changed(cfg: Any, done: Path | None = None) -> bool:
-    """A complete run made with other settings, or (``done``: its result file) older than the
-    encoder it starts from (``cfg.init``), is moved aside (``<run>.stale-<time>``, nothing is
-    deleted) so that it is made again; returns whether it was."""
-    changes = config_changes(cfg)
-    init = getattr(cfg, "init", None)
-    if done is not None and not _up_to_date(done, init):
-        changes.append(f"{init} was made again after this run")
+def _file_digest(path: str | Path | None) -> str | None:
+    """SHA-256 (16 hex digits) of a file's content; None when there is no file. Content, not
+    modification time: copies and moves keep it."""
+    import hashlib
+
+    if path is None or not Path(path).is_file():
+        return None
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def _source_stamp(**parts: Any) -> dict[str, Any]:
+    return json.loads(json.dumps(parts, default=str))
+
+
+def _stamp_differs(result_dir: Path, stamp: dict[str, Any]) -> list[str]:
+    """What differs between ``result_dir/source.json`` (what a result was computed from) and
+    ``stamp``; [] when the same, or when there is no ``source.json`` (a result made before
+    these files existed is trusted)."""
+    f = result_dir / "source.json"
+    if not f.exists():
+        return []
+    saved = json.loads(f.read_text())
+    return [f"{k}: {saved.get(k)!r} -> {v!r}" for k, v in stamp.items() if saved.get(k) != v]
+
+
+def _write_stamp(result_dir: Path, stamp: dict[str, Any]) -> None:
+    (result_dir / "source.json").write_text(json.dumps(stamp, indent=2) + "\n")
+
+
+def _retire_if_changed(cfg: Any, stamp: dict[str, Any] | None = None) -> bool:
+    """A run made with other settings (:func:`config_changes`), or from another encoder than
+    ``stamp`` records, is moved aside (``<run>.stale-<time>``, nothing is deleted) so that it
+    is made again; returns whether it was. Complete and interrupted runs alike."""
+    run = Path(cfg.run_dir)
+    if not run.exists():
+        return False
+    changes = config_changes(cfg) + (_stamp_differs(run, stamp) if stamp is not None else [])
     if not changes:
         return False
-    run = Path(cfg.run_dir)
     dest = run.with_name(f"{run.name}.stale-{time.strftime('%Y%m%d-%H%M%S')}")
     run.rename(dest)
     _log(f"{run} was made with other settings ({'; '.join(changes[:4])}{' ...' if len(changes) > 4 else ''}): "
@@ -504,16 +557,17 @@ def _retire_if_changed(cfg: Any, done: Path | None = None) -> bool:
     return True
 
 
-def _mtime_ns(path: str | Path | None) -> int | None:
-    return Path(path).stat().st_mtime_ns if path is not None and Path(path).exists() else None
+def _retrieval_stamp(rc: Any) -> dict[str, Any]:
+    """What a retrieval result depends on: its settings (paths shortened, device and loader
+    settings left out) and the content of its checkpoint."""
+    from .train.rundir import to_jsonable
 
-
-def _up_to_date(result: Path, source: str | Path | None) -> bool:
-    """``result`` exists and is not older than the checkpoint it was computed from."""
-    if not result.exists():
-        return False
-    src = _mtime_ns(source)
-    return src is None or result.stat().st_mtime_ns >= src
+    c = to_jsonable(rc)
+    for k in ("out_dir", "checkpoint", "workers", "device", "batch_size"):
+        c.pop(k, None)
+    for k in ("data", "root"):
+        c[k] = _short_path(c.get(k))
+    return _source_stamp(config=c, checkpoint=_file_digest(rc.checkpoint))
 
 
 def _jsonable(cfg: CompareConfig) -> dict[str, Any]:

@@ -83,7 +83,7 @@ class FinetuneConfig:
     select: Literal["last", "val", "best_on_test"] = "last"
     val_fraction: float = 0.0
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=0.05, weight_decay=1e-4))
-    warmup_epochs: float = 0.0  # linear warm-up in epochs, added to optim.warmup_steps
+    warmup_epochs: float = 0.0  # linear warm-up in epochs, added to optim.warmup_steps (at most half the run)
     loop: LoopConfig = field(default_factory=LoopConfig)
 
     def __post_init__(self) -> None:
@@ -225,8 +225,10 @@ def finetune(cfg: FinetuneConfig, *, resume: bool = False) -> FinetuneResult:
     cfg.loop.steps = cfg.epochs * steps_per_epoch
     params = [p for p in clf.parameters() if p.requires_grad]
     optimizer = build_optimizer(params, cfg.optim)
+    # warm-up for at most half the run, so that a short run (1 epoch) still decays
+    warmup_steps = min(cfg.optim.warmup_steps + round(cfg.warmup_epochs * steps_per_epoch), cfg.loop.steps // 2)
     scheduler = build_scheduler(optimizer, cfg.loop.steps, kind=cfg.optim.schedule,  # type: ignore[arg-type]
-                                warmup_steps=cfg.optim.warmup_steps + round(cfg.warmup_epochs * steps_per_epoch),
+                                warmup_steps=warmup_steps,
                                 milestones=[m * steps_per_epoch for m in cfg.optim.milestones], gamma=cfg.optim.gamma)
     augment = VideoAugment(cfg.data.size, scale=cfg.data.crop_scale, flip=cfg.data.flip, jitter=cfg.data.jitter,
                            jitter_p=cfg.data.jitter_p, gray_p=cfg.data.gray_p)

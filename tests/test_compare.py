@@ -50,7 +50,24 @@ def test_comparison_on_smoke_data_is_complete_and_resumable(tmp_path):
     assert (seed0 / "retrieval_be" / "retrieval.json").stat().st_mtime_ns == ssl_retrieval
     assert (seed0 / "retrieval_sup_unbiased" / "retrieval.json").stat().st_mtime_ns > sup_retrieval
     cams = json.loads((seed0 / "actor_mass.json").read_text())["rows"]
-    assert cams["be"]["model_mtime_ns"] == (seed0 / "finetune_be" / "model.pt").stat().st_mtime_ns
+    from tbe_lib.compare import _file_digest
+
+    assert cams["be"]["model_sha256"] == _file_digest(seed0 / "finetune_be" / "model.pt")
+
+    # A copy of the whole project (new paths, new modification times) reuses every run.
+    import shutil
+
+    shutil.copytree(tmp_path / "cmp", tmp_path / "moved" / "cmp")  # copytree keeps mtimes: touch them all
+    for p in (tmp_path / "moved").rglob("*"):
+        p.touch()
+    shutil.copytree(tmp_path / "data", tmp_path / "moved" / "data")
+    cfg3 = dataclasses.replace(cfg2, out_dir=str(tmp_path / "moved" / "cmp"), data_dir=str(tmp_path / "moved" / "data"))
+    moved = sorted(p for p in (tmp_path / "moved" / "cmp").rglob("*.json") if p.name != "compare_config.json")
+    before = [p.stat().st_mtime_ns for p in moved]
+    stale_before = sorted(p.name for p in (tmp_path / "moved" / "cmp").rglob("*.stale-*"))
+    run_comparison(cfg3)
+    assert [p.stat().st_mtime_ns for p in moved] == before
+    assert sorted(p.name for p in (tmp_path / "moved" / "cmp").rglob("*.stale-*")) == stale_before
 
     mean, std, pretty = summarise(df, ["finetune_test_shift", "background_probe"])
     assert list(pretty.seeds) == [2] * len(ROWS)

@@ -158,7 +158,21 @@ def test_optimizer_choice_and_config_changes(tmp_path):
     (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
     assert config_changes(cfg) == []
     cfg.data.workers, cfg.device = 7, "cuda"  # not part of the result
+    cfg.data.source = "/somewhere/else/" + cfg.data.source  # the project moved: same last two components
     assert config_changes(cfg) == []
+    cfg.data.source = "data/other"
+    assert config_changes(cfg) == ["data.source: 'data/synth' -> 'data/other'"]
+    cfg.data.source = saved["data"]["source"]
+    saved["backbone_kwargs"] = {"widths": [8, 16]}  # a key only the saved run has still counts
+    (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
+    assert config_changes(cfg) == ["backbone_kwargs.widths: [8, 16] -> None"]
+    saved["backbone_kwargs"] = {}
+    (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
     cfg.optim = OptimConfig(name="adamw", lr=1e-3)
     changes = config_changes(cfg)
     assert "optim.name: 'sgd' -> 'adamw'" in changes and any(c.startswith("optim.lr:") for c in changes)
+    # An interrupted run (config.json, no result yet) with other settings is moved aside too.
+    from tbe_lib.compare import _retire_if_changed
+
+    assert _retire_if_changed(cfg) and not (tmp_path / "run").exists()
+    assert len(list(tmp_path.glob("run.stale-*/config.json"))) == 1
