@@ -56,7 +56,7 @@ from typing import Any, Iterator
 
 __all__ = ["CompareConfig", "ROWS", "SSL_ROWS", "run_comparison", "collect_table", "summarise", "synth_dir",
            "list_for", "class_names_for", "pretrain_config", "encoder_path", "finetune_config", "cam_inputs",
-           "config_changes"]
+           "config_changes", "retire_if_changed"]
 
 ROWS = ("random", "moco", "be", "be_inter", "sup_biased", "sup_unbiased")
 SSL_ROWS = ("moco", "be", "be_inter")
@@ -122,8 +122,10 @@ class CompareConfig:
         bad = [r for r in self.rows if r not in ROWS]
         if bad:
             raise ValueError(f"unknown rows {bad}; choose from {ROWS}")
-        if self.finetune_optimizer not in ("sgd", "adamw"):
-            raise ValueError(f"finetune_optimizer must be 'sgd' or 'adamw', got {self.finetune_optimizer!r}")
+        from .pretrain import OPTIMIZERS
+
+        if self.finetune_optimizer not in OPTIMIZERS:
+            raise ValueError(f"finetune_optimizer must be one of {OPTIMIZERS}, got {self.finetune_optimizer!r}")
         if not self.synthetic:
             missing = [c for c in self.conditions if c not in self.data_dirs]
             if missing:
@@ -268,7 +270,7 @@ def run_comparison(cfg: CompareConfig, stages: tuple[str, ...] = ("pretrain", "f
             if row not in SSL_ROWS:
                 continue
             pc = pretrain_config(cfg, camera, seed, row)
-            _retire_if_changed(pc)  # made (or begun) with other settings: moved aside
+            retire_if_changed(pc)  # made (or begun) with other settings: moved aside
             if (Path(pc.run_dir) / "encoder.pt").exists():
                 continue  # done (possibly by the condition this one reuses, see pretrain_from)
             source = cfg.pretrain_from.get(camera, camera)
@@ -280,7 +282,7 @@ def run_comparison(cfg: CompareConfig, stages: tuple[str, ...] = ("pretrain", "f
                 continue  # the same run as random's
             fc = finetune_config(cfg, camera, seed, row)
             stamp = _source_stamp(init=_file_digest(fc.init))  # the encoder it starts from, by content
-            _retire_if_changed(fc, stamp)
+            retire_if_changed(fc, stamp)
             if (Path(fc.run_dir) / "results.json").exists():
                 continue
             _log(f"finetune {row} camera={camera} seed={seed} ({cfg.finetune_epochs} epochs)")
@@ -540,7 +542,7 @@ def _write_stamp(result_dir: Path, stamp: dict[str, Any]) -> None:
     (result_dir / "source.json").write_text(json.dumps(stamp, indent=2) + "\n")
 
 
-def _retire_if_changed(cfg: Any, stamp: dict[str, Any] | None = None) -> bool:
+def retire_if_changed(cfg: Any, stamp: dict[str, Any] | None = None) -> bool:
     """A run made with other settings (:func:`config_changes`), or from another encoder than
     ``stamp`` records, is moved aside (``<run>.stale-<time>``, nothing is deleted) so that it
     is made again; returns whether it was. Complete and interrupted runs alike."""

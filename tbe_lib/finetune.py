@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .pretrain import DataConfig, OptimConfig, build_optimizer, flip_for, resolve_list
+from .pretrain import OPTIMIZERS, DataConfig, OptimConfig, build_optimizer, flip_for, resolve_list
 from .train import LoopConfig
 
 __all__ = ["FinetuneConfig", "FinetuneResult", "Classifier", "finetune", "evaluate_splits", "add_cli"]
@@ -313,7 +313,7 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--optimizer", default="sgd", choices=["sgd", "adamw"], help="sgd (the paper's) or adamw")
+    p.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS, help="sgd (the paper's) or adamw")
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--warmup-steps", type=int, default=0)

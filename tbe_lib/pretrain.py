@@ -247,7 +247,7 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--stop-after", type=int, default=None, help="stop (checkpointed) at this step; resume later")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--optimizer", default="sgd", choices=["sgd", "adamw"], help="sgd (the paper's) or adamw")
+    p.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS, help="sgd (the paper's) or adamw")
     p.add_argument("--lr", type=float, default=0.03)
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--schedule", default="cosine", choices=["cosine", "step", "constant"])
