@@ -4,7 +4,7 @@
 PY := .venv/bin/python
 PROFILE ?= cpu
 
-.PHONY: setup book test bench clean-book
+.PHONY: setup book test bench gpu-check clean-book
 
 setup:
 	@bash scripts/setup.sh
@@ -14,6 +14,10 @@ book: setup
 
 test: setup
 	@$(PY) -m pytest -q -n 2 --dist loadfile tests
+
+# On a GPU machine, with or without .venv (no network needed): see the README's "GPU check".
+gpu-check:
+	@bash scripts/gpu_check.sh $(ARGS)
 
 bench: setup
 	@$(PY) bench/bench_be.py

@@ -24,7 +24,7 @@ from typing import Callable
 import torch
 
 from tbe_lib.augment import background_erasing
-from tbe_lib.utils import device_sync, median_ms
+from tbe_lib.utils import device_generator, device_sync, median_ms
 
 
 def paper_loop(x: torch.Tensor, lam: float, index: torch.Tensor) -> torch.Tensor:
@@ -56,6 +56,7 @@ def main() -> None:
     lam = 0.2
     lam_clip = torch.rand(B, generator=g).mul(0.3).to(device)
     static = x[torch.arange(B, device=device), :, index].unsqueeze(2).clone()
+    g = device_generator(0, device)  # BE's draws on the data's device (no host copy or sync), as in training
     y = x.clone()  # target of the in-place variants
 
     # The vectorised BE must agree with the loop before we time it.

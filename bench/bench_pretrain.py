@@ -26,7 +26,7 @@ import torch
 from tbe_lib.augment.video import VideoAugment
 from tbe_lib.methods import MethodConfig, build_method
 from tbe_lib.train.engine import autocast_dtype
-from tbe_lib.utils import device_sync, median_ms
+from tbe_lib.utils import device_generator, device_sync, median_ms
 
 
 def main() -> None:
@@ -49,6 +49,7 @@ def main() -> None:
     B, T, S = args.batch, args.frames, args.size
     g = torch.Generator().manual_seed(0)
     raw = torch.randint(0, 256, (B, 3, 3, T, S, S), dtype=torch.uint8, generator=g).to(device)  # (B, V, C, T, H, W)
+    g = device_generator(0, device)  # augmentation and BE draw on the data's device, as tbe pretrain does
     augment = VideoAugment(S, scale=(0.3, 1.0))
 
     def autocast():

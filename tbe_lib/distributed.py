@@ -13,7 +13,7 @@ import torch.distributed as dist
 from torch import Tensor
 
 __all__ = ["is_dist", "rank", "world_size", "is_main", "init_from_env", "concat_all_gather", "broadcast", "barrier",
-           "all_reduce_mean"]
+           "all_reduce_mean", "all_reduce_min"]
 
 
 def is_dist() -> bool:
@@ -80,3 +80,12 @@ def all_reduce_mean(x: Tensor) -> Tensor:
     y = x.detach().clone()
     dist.all_reduce(y)
     return y / world_size()
+
+
+def all_reduce_min(x: Tensor) -> Tensor:
+    """Element-wise minimum of ``x`` over processes (a copy; ``x`` is not modified)."""
+    if not is_dist() or world_size() == 1:
+        return x.detach().clone()
+    y = x.detach().clone()
+    dist.all_reduce(y, op=dist.ReduceOp.MIN)
+    return y

@@ -189,7 +189,7 @@ def finetune(cfg: FinetuneConfig, *, resume: bool = False) -> FinetuneResult:
     from .models import build_model, load_weights
     from .train import RunDir, Trainer, build_scheduler
     from .train.sampler import StepSampler
-    from .utils import atomic_save, seed_everything
+    from .utils import atomic_save, device_generator, seed_everything
 
     device = D.init_from_env(cfg.device)
     seed_everything(cfg.loop.seed, deterministic=cfg.loop.deterministic)
@@ -232,7 +232,7 @@ def finetune(cfg: FinetuneConfig, *, resume: bool = False) -> FinetuneResult:
                                 milestones=[m * steps_per_epoch for m in cfg.optim.milestones], gamma=cfg.optim.gamma)
     augment = VideoAugment(cfg.data.size, scale=cfg.data.crop_scale, flip=cfg.data.flip, jitter=cfg.data.jitter,
                            jitter_p=cfg.data.jitter_p, gray_p=cfg.data.gray_p)
-    gen = torch.Generator().manual_seed(cfg.loop.seed * 1000 + D.rank())
+    gen = device_generator(cfg.loop.seed * 1000 + D.rank(), device)
     meta = {"task": "linear_probe" if cfg.freeze else "finetune", "arch": model.arch}
     trainer = Trainer(clf, optimizer, scheduler, run, cfg.loop, device=device, meta=meta,
                       generators={"augment": gen}, desc="probe" if cfg.freeze else "finetune")
@@ -262,7 +262,7 @@ def finetune(cfg: FinetuneConfig, *, resume: bool = False) -> FinetuneResult:
         labels = batch.labels.to(device)
         loss = F.cross_entropy(logits.float(), labels)
         acc = (logits.argmax(1) == labels).float().mean()
-        return loss, {"train_acc": float(acc)}, clips.shape[0]
+        return loss, {"train_acc": acc}, clips.shape[0]
 
     # Epoch-end selection (only when asked: evaluation costs time).
     selection_lists = {"val": {"val": val_list}, "best_on_test": test_lists}.get(cfg.select)

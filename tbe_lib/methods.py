@@ -78,8 +78,9 @@ class MethodConfig:
 
 
 class Method(nn.Module):
-    """Base class: ``forward(views, generator)`` returns ``(loss, metrics)``; ``after_step()``
-    runs after each optimiser step (momentum update, enqueue)."""
+    """Base class: ``forward(views, generator)`` returns ``(loss, metrics)``, the metrics as
+    0-dim tensors (the engine reads them once per log interval, so a step never waits for the
+    device); ``after_step()`` runs after each optimiser step (momentum update, enqueue)."""
 
     cfg: MethodConfig
 
@@ -100,7 +101,7 @@ class ContrastiveMethod(Method):
         self.moco = MoCo(encoder, cfg.dim, cfg.queue_size, cfg.momentum, cfg.temperature, cfg.bn_groups)
         self._pending_keys: Tensor | None = None
 
-    def forward(self, views: list[Tensor], generator: torch.Generator | None = None) -> tuple[Tensor, dict[str, float]]:
+    def forward(self, views: list[Tensor], generator: torch.Generator | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         anchor, key = views[0], views[1]  # (N, 3, T, H, W) each, augmented separately
         negative = views[2] if len(views) > 2 else None
         if self.cfg.method == "be":
@@ -113,7 +114,7 @@ class ContrastiveMethod(Method):
         with torch.no_grad():
             p_pos = logits.float().softmax(1)[:, 0].mean()
             acc = (logits.argmax(1) == 0).float().mean()
-        return loss, {"p_pos": float(p_pos), "acc": float(acc)}
+        return loss, {"p_pos": p_pos, "acc": acc}  # 0-dim tensors: read by the engine once per log, no sync here
 
     @torch.no_grad()
     def after_step(self) -> None:
@@ -139,7 +140,7 @@ class TripletMethod(Method):
         self.encoder = encoder
         self.loss = nn.TripletMarginLoss(margin=cfg.triplet_margin, p=2)
 
-    def forward(self, views: list[Tensor], generator: torch.Generator | None = None) -> tuple[Tensor, dict[str, float]]:
+    def forward(self, views: list[Tensor], generator: torch.Generator | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         a, p, n = views[0], views[1], views[2]
         a = background_erasing(a, self.cfg.be_alpha, generator=generator, lam_per_clip=self.cfg.be_lam_per_clip,
                                source=self.cfg.be_source)
@@ -151,7 +152,7 @@ class TripletMethod(Method):
             # Probability-like summary comparable to the contrastive methods: softmax over -distances.
             p_pos = torch.softmax(torch.stack([-d_pos, -d_neg], 1), 1)[:, 0].mean()
             acc = (d_pos < d_neg).float().mean()
-        return loss, {"p_pos": float(p_pos), "acc": float(acc)}
+        return loss, {"p_pos": p_pos, "acc": acc}
 
     def backbone_state(self) -> dict[str, Tensor]:
         return self.encoder.state_dict()
@@ -159,7 +160,8 @@ class TripletMethod(Method):
 
 def _transform_labels(task: str, n: int, generator: torch.Generator | None, device: torch.device) -> Tensor:
     classes = {"rotation": 4, "flip": 2, "rotation+flip": 8}[task]
-    return torch.randint(classes, (n,), generator=generator).to(device)
+    gen_device = generator.device if generator is not None else torch.device("cpu")
+    return torch.randint(classes, (n,), generator=generator, device=gen_device).to(device)
 
 
 def apply_transform(x: Tensor, labels: Tensor, task: str) -> Tensor:
@@ -193,7 +195,7 @@ class PretextMethod(Method):
         classes = {"rotation": 4, "flip": 2, "rotation+flip": 8}[cfg.pretext_task]
         self.classifier = nn.Linear(feature_dim, classes)
 
-    def forward(self, views: list[Tensor], generator: torch.Generator | None = None) -> tuple[Tensor, dict[str, float]]:
+    def forward(self, views: list[Tensor], generator: torch.Generator | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         x = views[0]
         if self.cfg.pretext_task != "flip" and x.shape[-1] != x.shape[-2]:
             raise ValueError(f"rotation pretext needs square frames, got {tuple(x.shape[-2:])}")
@@ -210,7 +212,7 @@ class PretextMethod(Method):
         with torch.no_grad():
             acc = (logits.argmax(1) == labels).float().mean()
             p_pos = logits.float().softmax(1).gather(1, labels[:, None]).mean()
-        return loss, {"p_pos": float(p_pos), "acc": float(acc), "ce": float(ce.detach()), "be_mse": float(mse.detach())}
+        return loss, {"p_pos": p_pos, "acc": acc, "ce": ce.detach(), "be_mse": mse.detach()}
 
     def backbone_state(self) -> dict[str, Tensor]:
         return self.encoder.state_dict()

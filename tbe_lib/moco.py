@@ -103,9 +103,9 @@ class MoCo(nn.Module):
         keys = D.concat_all_gather(keys.detach()).to(self.queue.dtype)  # (W*N, C)
         K = self.queue.shape[0]
         keys = keys[-K:]  # more keys than slots: only the newest K survive
-        idx = (self.queue_ptr + torch.arange(keys.shape[0], device=keys.device)) % K
-        self.queue[idx] = keys
-        self.queue_ptr.fill_((int(self.queue_ptr) + keys.shape[0]) % K)
+        idx = (self.queue_ptr + torch.arange(keys.shape[0], device=keys.device)) % K  # (n,) on the device
+        self.queue.index_copy_(0, idx, keys)
+        self.queue_ptr.copy_((self.queue_ptr + keys.shape[0]) % K)  # no host sync
 
     def encode_query(self, x: Tensor) -> Tensor:
         """Query embeddings (N, C): one BN batch per process (or ``local_groups`` groups)."""
@@ -117,17 +117,19 @@ class MoCo(nn.Module):
         groups = self.local_groups
         if self.bn_groups <= 1:
             return self.encoder_k(x)
+        # index_select rather than x[perm]: inductor's randperm+index pattern crashed torch 2.11's
+        # compiler on CUDA ("Not all inputs to pattern found ... slice_shape"), and it is the same op.
         if D.world_size() == 1:
             perm = torch.randperm(x.shape[0], device=x.device)
-            k = grouped_forward(self.encoder_k, x[perm], groups)
-            return k[torch.argsort(perm)]
+            k = grouped_forward(self.encoder_k, x.index_select(0, perm), groups)
+            return k.index_select(0, torch.argsort(perm))
         # Several processes: one permutation of the global batch, drawn on rank 0.
         x_all = D.concat_all_gather(x)  # (W*N, ...)
         W, r = D.world_size(), D.rank()
         perm = D.broadcast(torch.randperm(x_all.shape[0], device=x.device), 0)
-        k_local = grouped_forward(self.encoder_k, x_all[perm.view(W, -1)[r]], groups)
+        k_local = grouped_forward(self.encoder_k, x_all.index_select(0, perm.view(W, -1)[r]), groups)
         k_all = D.concat_all_gather(k_local)
-        return k_all[torch.argsort(perm).view(W, -1)[r]]
+        return k_all.index_select(0, torch.argsort(perm).view(W, -1)[r])
 
     def forward(self, query: Tensor, key: Tensor, negative: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Logits (N, 1+K(+1)) and the keys (N, C) to enqueue after the optimiser step.
@@ -136,5 +138,6 @@ class MoCo(nn.Module):
         q = self.encode_query(query)  # (N, C)
         k = self.encode_key(key)  # (N, C)
         n = self.encode_query(negative) if negative is not None else None
-        logits = info_nce_logits(q, k, self.queue.clone().detach().to(q.dtype), n, self.temperature)
+        # The queue is read as is: it changes only in enqueue(), after the backward pass.
+        logits = info_nce_logits(q, k, self.queue.to(q.dtype), n, self.temperature)
         return logits, k

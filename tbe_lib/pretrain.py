@@ -160,7 +160,7 @@ def pretrain(cfg: PretrainConfig, *, resume: bool = False) -> PretrainResult:
     from .models import checkpoint_dict
     from .train import RunDir, Trainer, build_scheduler
     from .train.sampler import StepSampler
-    from .utils import atomic_save, seed_everything
+    from .utils import atomic_save, device_generator, seed_everything
 
     device = D.init_from_env(cfg.device)
     seed_everything(cfg.loop.seed, deterministic=cfg.loop.deterministic)
@@ -189,7 +189,7 @@ def pretrain(cfg: PretrainConfig, *, resume: bool = False) -> PretrainResult:
     augment = VideoAugment(cfg.data.size, scale=cfg.data.crop_scale, flip=cfg.data.flip, jitter=cfg.data.jitter,
                            jitter_p=cfg.data.jitter_p, gray_p=cfg.data.gray_p)
     # One generator drives augmentation and BE; it is per process and saved in checkpoints.
-    gen = torch.Generator().manual_seed(cfg.loop.seed * 1000 + D.rank())
+    gen = device_generator(cfg.loop.seed * 1000 + D.rank(), device)
     encoder = method.moco.encoder_q if hasattr(method, "moco") else method.encoder
     trainer = Trainer(method, optimizer, scheduler, run, cfg.loop, device=device,
                       meta=_check_meta(cfg, encoder.arch), generators={"augment": gen},
@@ -277,6 +277,8 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--progress", default="auto", choices=["auto", "bar", "log", "off"])
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--deterministic", action="store_true",
+                   help="deterministic kernels where torch has them (slower on GPUs; set CUBLAS_WORKSPACE_CONFIG=:4096:8)")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=_cli_pretrain)
 
@@ -296,7 +298,7 @@ def config_from_args(a: argparse.Namespace) -> PretrainConfig:
                           name=a.optimizer),
         loop=LoopConfig(steps=a.steps, log_every=a.log_every, checkpoint_every=a.checkpoint_every, clip_grad=a.clip_grad,
                         stop_after=a.stop_after, amp=a.amp, channels_last=not a.no_channels_last, compile=a.compile, progress=a.progress,
-                        seed=a.seed),
+                        seed=a.seed, deterministic=a.deterministic),
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-__all__ = ["seed_everything", "atomic_save", "safe_load", "resolve_device", "median_ms", "device_sync"]
+__all__ = ["seed_everything", "atomic_save", "safe_load", "resolve_device", "median_ms", "device_sync", "device_generator"]
 
 
 def seed_everything(seed: int, *, deterministic: bool = False) -> None:
@@ -67,6 +67,17 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def device_generator(seed: int, device: str | torch.device) -> torch.Generator:
+    """A seeded ``torch.Generator`` on ``device`` when it is a GPU, else on the CPU.
+
+    Random draws made with it (augmentation parameters, BE's λ and frame indices) then stay
+    on the device of the data: no host-to-device copy and no synchronisation per step. Its
+    state is saved in checkpoints like a CPU generator's (a CPU byte tensor). CUDA and CPU
+    generators give different streams: a CPU run and a GPU run of the same seed differ."""
+    device = torch.device(device)
+    return torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(seed)
 
 
 def device_sync(device: str | torch.device) -> Callable[[], None]:

@@ -21,3 +21,19 @@ def test_setup_reports_a_full_disk_before_installing(tmp_path: Path) -> None:
     assert "MB free on the disk holding" in out.stderr
     assert "TBE_SETUP_NEED_GB=0" in out.stderr
     assert not (tmp_path / ".venv").exists()  # nothing was half-installed
+
+
+def test_the_package_declares_a_torch_range_and_the_lock_pins_it() -> None:
+    """`pip install -e .` must not replace a cluster's own torch (a range in the metadata), while
+    set-up and CI install exactly the tested build (pins in requirements.lock), and set-up never
+    lets pip resolve torch from the package's range (--no-deps)."""
+    import re
+    import tomllib
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    torch_dep = next(d for d in deps if re.match(r"torch\b", d) and not d.startswith("torchvision"))
+    assert "==" not in torch_dep and ">=" in torch_dep, torch_dep
+    lock = (ROOT / "requirements.lock").read_text().splitlines()
+    assert "torch==2.14.1" in lock and "torchvision==0.29.1" in lock
+    setup = (ROOT / "scripts" / "setup.sh").read_text()
+    assert "pip install -q -r requirements.lock" in setup and "--no-deps -e ." in setup

@@ -16,8 +16,9 @@ What the paper's code does (``SpatialMixup(0.3, version=2)``, see
   permutation of the batch, as in the original).
 
 Differences from the original, on purpose: one vectorised ``lerp`` instead of Python loops
-over batch and frames, any device/dtype, an explicit ``generator`` for determinism, and
-no in-place aliasing (the static frames are gathered into a separate tensor before mixing,
+over batch and frames, any device/dtype, an explicit ``generator`` for determinism (on the
+GPU, pass a generator on the GPU: the draws then stay there and BE never synchronises with
+the host), and no in-place aliasing (the static frames are gathered into a separate tensor before mixing,
 so ``inplace=True`` is safe).
 """
 from __future__ import annotations
@@ -75,19 +76,25 @@ def sample_be_params(
     * ``donor``: int64 ``(B,)``, which clip the static frame is taken from: ``arange(B)``
       for ``source="intra"``, a random permutation for ``source="inter"``.
     """
+    lam, index, donor = _draw(batch, frames, alpha, lam_per_clip, source, generator, torch.device(device))
+    lam = lam.expand(batch).contiguous()
+    donor = donor if donor is not None else torch.arange(batch, device=device)
+    return lam, index, donor
+
+
+def _draw(batch: int, frames: int, alpha: float, lam_per_clip: bool, source: str,
+          generator: torch.Generator | None, device: torch.device) -> tuple[Tensor, Tensor, Tensor | None]:
+    """The draws of one call, in this order (fixed: it defines the random stream): ``lam``
+    ``(B,)`` or ``(1,)``, ``index`` ``(B,)``, and for ``source="inter"`` the permutation
+    ``donor`` ``(B,)`` (None for ``"intra"``). Made on the generator's device, moved to ``device``."""
     if not 0.0 <= alpha < 1.0:
         raise ValueError(f"alpha must be in [0, 1), got {alpha}")
     if source not in ("intra", "inter"):
         raise ValueError(f"source must be 'intra' or 'inter', got {source!r}")
-    device = torch.device(device)
     gen_device = generator.device if generator is not None else torch.device("cpu")
-    n_lam = batch if lam_per_clip else 1
-    lam = (_rand((n_lam,), generator, device) * alpha).expand(batch).contiguous()
+    lam = _rand((batch if lam_per_clip else 1,), generator, device) * alpha
     index = torch.randint(frames, (batch,), generator=generator, device=gen_device).to(device)
-    if source == "inter":
-        donor = torch.randperm(batch, generator=generator, device=gen_device).to(device)
-    else:
-        donor = torch.arange(batch, device=device)
+    donor = torch.randperm(batch, generator=generator, device=gen_device).to(device) if source == "inter" else None
     return lam, index, donor
 
 
@@ -129,10 +136,8 @@ def background_erasing(
             or ``lam``/``index`` have the wrong shape or range.
     """
     _check_clip_batch(x)
-    B, _, T = x.shape[:3]
-    rand_lam, rand_index, donor = sample_be_params(
-        B, T, alpha, lam_per_clip=lam_per_clip, source=source, generator=generator, device=x.device
-    )
+    B, C, T, H, W = x.shape
+    rand_lam, rand_index, donor = _draw(B, T, alpha, lam_per_clip, source, generator, x.device)
     if index is None:
         index = rand_index
     else:
@@ -143,11 +148,16 @@ def background_erasing(
             raise ValueError(f"index values must lie in [0, {T}), got {index.tolist()}")
         index = index.long()
 
-    # static: (B, C, 1, H, W), a gathered copy (advanced indexing), so in-place mixing cannot alias it.
-    static = x[donor, :, index].unsqueeze(2)
+    # static: (B, C, 1, H, W), a gathered copy, so in-place mixing cannot alias it.
+    if donor is None:  # intra: frame index[i] of clip i, one gather kernel
+        static = x.gather(2, index.view(B, 1, 1, 1, 1).expand(B, C, 1, H, W))
+    else:  # inter: frame index[i] of clip donor[i]
+        static = x[donor, :, index].unsqueeze(2)
 
     if lam is None:
-        lam_t: Tensor | float = rand_lam if lam_per_clip else float(rand_lam[0])
+        # One λ per batch: a Python float on CPU (the cheapest kernel); on an accelerator a
+        # (1,) tensor, so that BE never waits for the device (no host sync).
+        lam_t: Tensor | float = rand_lam if lam_per_clip or x.device.type != "cpu" else float(rand_lam[0])
     elif isinstance(lam, Tensor):
         if lam.dim() == 0:
             lam_t = float(lam)
@@ -161,7 +171,7 @@ def background_erasing(
         raise ValueError(f"lam must be in [0, 1], got {lam_t}")
 
     if isinstance(lam_t, Tensor):
-        w = lam_t.to(device=x.device, dtype=x.dtype).view(B, 1, 1, 1, 1)
+        w = lam_t.to(device=x.device, dtype=x.dtype).view(-1, 1, 1, 1, 1)  # (B or 1, 1, 1, 1, 1)
         return x.lerp_(static, w) if inplace else torch.lerp(x, static, w)
     # One scalar weight for the batch: the cheapest kernel.
     return x.lerp_(static, lam_t) if inplace else torch.lerp(x, static, lam_t)

@@ -1,23 +1,31 @@
 """One training engine for pretraining and finetuning.
 
 The engine owns what every run needs and nothing method-specific: the optimiser step with
-AMP and gradient clipping, DDP wrapping, the LR schedule, checkpoints every N steps and at
-the end (atomic), bit-for-bit resume (on CPU), a stop on NaN/inf loss that leaves the last
-good checkpoint intact, a progress bar (or plain log lines), and ``metrics.jsonl``.
+AMP and gradient clipping, DDP wrapping, ``torch.compile`` (falling back to eager with one
+warning if the compiler fails), the LR schedule, checkpoints every N steps and at the end
+(atomic), bit-for-bit resume, a stop on NaN/inf loss that leaves the last good checkpoint
+intact, a progress bar (or plain log lines), and ``metrics.jsonl``.
 
 A task plugs in with two callables:
 
-* ``step_fn(module, batch, step) -> (loss, metrics: dict[str, float], n_clips: int)``
+* ``step_fn(module, batch, step) -> (loss, metrics: dict[str, Tensor | float], n_clips: int)``
 * ``after_step(module_unwrapped)`` (optional): e.g. MoCo's momentum update and enqueue.
 
 Data come from ``batches(start_step)``: an iterator of batches starting at ``start_step``
 (so a resumed run sees exactly the batches it would have seen).
+
+No host-device synchronisation per step: the loss's finiteness and the metrics are
+accumulated on the device (metrics may be 0-dim tensors) and read once per ``log_every``
+steps and before every checkpoint; a non-finite loss is reported with the step where it
+first appeared, and no checkpoint is written after it.
 """
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Literal
 
@@ -29,7 +37,7 @@ from ..utils import atomic_save, safe_load
 from .rundir import RunDir
 from .state import capture_rng, check_compatible, restore_rng
 
-__all__ = ["LoopConfig", "Trainer", "TrainingDiverged", "autocast_dtype"]
+__all__ = ["LoopConfig", "Trainer", "TrainingDiverged", "CompileFallbackWarning", "autocast_dtype", "is_compiler_error"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -83,6 +91,95 @@ def _progress_mode(mode: str) -> str:
     return "bar" if sys.stderr.isatty() else "log"
 
 
+StepFn = Callable[[nn.Module, Any, int], tuple[Tensor, dict[str, Any], int]]
+
+
+class CompileFallbackWarning(UserWarning):
+    """``torch.compile`` failed; the run continues in eager mode."""
+
+
+def is_compiler_error(e: BaseException) -> bool:
+    """Whether ``e`` was raised by torch's compiler stack (dynamo, inductor, AOT autograd,
+    FX passes) rather than by the model's own code run eagerly. An error of the model
+    itself raised while dynamo traces it is caught too; the eager retry raises it again."""
+    from torch._dynamo.exc import TorchDynamoException
+
+    if isinstance(e, TorchDynamoException):
+        return True
+    parts = [f"{os.sep}torch{os.sep}{m}{os.sep}" for m in ("_dynamo", "_inductor", "_functorch", "fx")]
+    tb = e.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if any(p in name for p in parts):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _describe(e: BaseException) -> str:
+    """``Type: first line`` of the error that started it (a backend failure wraps the real one)."""
+    inner = getattr(e, "inner_exception", None) or e.__cause__ or e
+    lines = [x for x in str(inner).strip().splitlines() if x.strip()]
+    return f"{type(inner).__name__}: {lines[0][:300] if lines else ''}"
+
+
+class _DeviceMeter:
+    """Sums of scalar metrics kept on their device (float64, as Python floats would be),
+    read with one host transfer when a mean is asked for."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, Tensor | float] = {}
+        self.count = 0
+
+    def add(self, values: dict[str, Tensor | float]) -> None:
+        for k, v in values.items():
+            v = v.detach().double() if isinstance(v, Tensor) else float(v)
+            self.sums[k] = self.sums[k] + v if k in self.sums else v
+        self.count += 1
+
+    def mean_and_reset(self) -> dict[str, float]:
+        if not self.sums:
+            return {}
+        keys = list(self.sums)
+        dev = next((v.device for v in self.sums.values() if isinstance(v, Tensor)), torch.device("cpu"))
+        sums = torch.stack([torch.as_tensor(self.sums[k], dtype=torch.float64, device=dev) for k in keys])
+        # float32, averaged over processes (one collective on the metrics' device), one host transfer
+        mean = D.all_reduce_mean((sums / self.count).float()).tolist()
+        self.sums, self.count = {}, 0
+        return dict(zip(keys, mean))
+
+
+_NONE = 2**62  # "no bad step yet"
+
+
+class _FiniteWatch:
+    """Remembers, on the device, the first step whose loss was not finite (no host sync)."""
+
+    def __init__(self) -> None:
+        self.first: Tensor | None = None  # int64 0-dim: the first bad step, or _NONE
+        self.value: Tensor | None = None  # the loss at that step
+        self.bad_value = float("nan")
+
+    def observe(self, loss: Tensor, step: int) -> None:
+        loss = loss.detach().float().reshape(-1)
+        if self.first is None:
+            self.first = torch.full((), _NONE, dtype=torch.int64, device=loss.device)
+            self.value = torch.zeros((), dtype=torch.float32, device=loss.device)
+        new = (~torch.isfinite(loss).all()) & (self.first == _NONE)
+        self.first = torch.where(new, torch.full_like(self.first, step), self.first)
+        self.value = torch.where(new, loss[0], self.value)
+
+    def first_bad_step(self) -> int | None:
+        """The earliest non-finite step of any process (a collective: every rank gets the same)."""
+        if self.first is None:
+            return None
+        first = int(D.all_reduce_min(self.first.reshape(1))[0])
+        if first == _NONE:
+            return None
+        self.bad_value = float(self.value)
+        return first
+
+
 class Trainer:
     """Runs ``steps`` optimiser steps of ``module`` (see the module docstring)."""
 
@@ -110,8 +207,11 @@ class Trainer:
         if D.world_size() > 1:
             ids = [device.index] if device.type == "cuda" else None
             self.model = nn.parallel.DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False)
+        self.eager_model = self.model  # the fallback if compilation fails
+        self.compiled = False
         if cfg.compile:
             self.model = torch.compile(self.model)
+            self.compiled = True
 
     # ---------------------------------------------------------------- checkpoints
     def state(self) -> dict[str, Any]:
@@ -132,9 +232,13 @@ class Trainer:
         D.barrier()
 
     def resume(self, path: str | os.PathLike | None = None) -> int:
-        """Load the training state (default: the run's ``checkpoints/last.pt``). Returns the step."""
+        """Load the training state (default: the run's ``checkpoints/last.pt``). Returns the step.
+
+        The file is read onto the CPU; ``load_state_dict`` then copies the weights and the
+        optimiser's state to wherever the module lives, and the RNG states (which torch only
+        takes as CPU tensors) are restored from the CPU copies."""
         path = self.run.last_checkpoint if path is None else path
-        ckpt = safe_load(path, map_location=self.device)
+        ckpt = safe_load(path, map_location="cpu")
         check_compatible(ckpt, self.meta, str(path))
         saved_opt, opt = ckpt.get("optimizer_name"), type(self.optimizer).__name__
         if saved_opt is not None and saved_opt != opt:
@@ -150,16 +254,62 @@ class Trainer:
         self.run.truncate_metrics(self.step)
         return self.step
 
-    # ---------------------------------------------------------------- the loop
+    # ---------------------------------------------------------------- one step
     def _autocast(self):
         if self.amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
+    def _forward_backward(self, step_fn: StepFn, batch: Any) -> tuple[Tensor, dict[str, Any], int]:
+        with self._autocast():
+            loss, metrics, n_clips = step_fn(self.model, batch, self.step)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        return loss, metrics, n_clips
+
+    def _guarded_forward_backward(self, step_fn: StepFn, batch: Any) -> tuple[Tensor, dict[str, Any], int]:
+        """:meth:`_forward_backward`; with ``compile``, a failure of the compiler (dynamo,
+        inductor, AOT autograd) switches this run to eager mode with one warning and redoes
+        the step. At the run's first step the module's state and the RNGs are restored before
+        the retry, so the eager run is the one that would have run without ``--compile``."""
+        if not self.compiled:
+            return self._forward_backward(step_fn, batch)
+        first = not getattr(self, "_compiled_ran", False)
+        saved = (copy.deepcopy(self.module.state_dict()), capture_rng(self.generators)) if first else None
+        try:
+            out = self._forward_backward(step_fn, batch)
+        except Exception as e:
+            if not is_compiler_error(e):
+                raise
+            warnings.warn(
+                f"{self.desc}: torch.compile failed with torch {torch.__version__} "
+                f"({_describe(e)}); continuing without --compile (eager mode)",
+                CompileFallbackWarning, stacklevel=2,
+            )
+            self.model, self.compiled = self.eager_model, False
+            self.optimizer.zero_grad(set_to_none=True)
+            if saved is not None:
+                self.module.load_state_dict(saved[0])
+                restore_rng(saved[1], self.generators)
+            return self._forward_backward(step_fn, batch)
+        self._compiled_ran = True
+        return out
+
+    def _update(self) -> None:
+        cfg = self.cfg
+        if cfg.clip_grad:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.module.parameters(), cfg.clip_grad)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        if self.scheduler is not None:
+            self.scheduler.step()
+
+    # ---------------------------------------------------------------- the loop
     def fit(
         self,
         batches: Callable[[int], Iterable[Any]],
-        step_fn: Callable[[nn.Module, Any, int], tuple[Tensor, dict[str, float], int]],
+        step_fn: StepFn,
         after_step: Callable[[nn.Module], None] | None = None,
         callback: Callable[[int], None] | None = None,
     ) -> dict[str, float]:
@@ -179,8 +329,8 @@ class Trainer:
         window_clips, window_t0 = 0, time.perf_counter()
         run_t0 = time.perf_counter()
         start_step = self.step
-        sums: dict[str, float] = {}
-        count = 0
+        meter = _DeviceMeter()
+        watch = _FiniteWatch()
         end = cfg.steps if cfg.stop_after is None else min(cfg.steps, cfg.stop_after)
         while self.step < end:
             try:
@@ -188,37 +338,21 @@ class Trainer:
             except StopIteration:
                 raise RuntimeError(f"the data ran out at step {self.step} of {cfg.steps}; the batch iterator must be "
                                    "endless (it is re-created from the step on resume)") from None
-            with self._autocast():
-                loss, metrics, n_clips = step_fn(self.model, batch, self.step)
-            bad = (~torch.isfinite(loss.detach())).any().float()
-            if float(D.all_reduce_mean(bad)) > 0:  # every rank stops together (no hang in a collective)
-                where = self.run.last_checkpoint if self.run.last_checkpoint.exists() else "none written yet"
-                raise TrainingDiverged(
-                    f"{self.desc}: loss is {float(loss.detach())} at step {self.step + 1}; stopped without writing a checkpoint "
-                    f"(last good checkpoint: {where}). Lower the learning rate, enable --clip-grad or use --amp off, "
-                    "then resume or restart."
-                )
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            if cfg.clip_grad:
-                self.scaler.unscale_(self.optimizer)
-                nn.utils.clip_grad_norm_(self.module.parameters(), cfg.clip_grad)
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            if self.scheduler is not None:
-                self.scheduler.step()
+            loss, metrics, n_clips = self._guarded_forward_backward(step_fn, batch)
+            watch.observe(loss.detach(), self.step + 1)
+            self._update()
             if after_step is not None:
                 after_step(self.module)
             self.step += 1
             window_clips += n_clips * D.world_size()
-            sums["loss"] = sums.get("loss", 0.0) + float(loss.detach())
-            for k, v in metrics.items():
-                sums[k] = sums.get(k, 0.0) + float(v)
-            count += 1
-            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+            meter.add({"loss": loss.detach(), **metrics})
+            log_now = self.step % cfg.log_every == 0 or self.step == cfg.steps
+            save_now = cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.step < cfg.steps
+            if log_now or save_now or self.step == end:
+                self._raise_if_diverged(watch)  # one host sync per log / checkpoint, not per step
+            if log_now:
                 dt = time.perf_counter() - window_t0
-                last = {k: v / count for k, v in sums.items()}
-                last = {k: float(D.all_reduce_mean(torch.tensor(v)).item()) for k, v in last.items()}
+                last = meter.mean_and_reset()
                 rec = {"step": self.step, **last, "lr": self.optimizer.param_groups[0]["lr"],
                        "clips_per_s": window_clips / max(dt, 1e-9), "time": time.perf_counter() - run_t0}
                 self.run.log(rec)
@@ -230,18 +364,30 @@ class Trainer:
                     print(f"[{self.desc}] step {self.step}/{cfg.steps} loss {rec['loss']:.4f}"
                           + (f" p_pos {rec['p_pos']:.3f}" if "p_pos" in rec else "")
                           + f" {rec['clips_per_s']:.1f} clips/s eta {eta:.0f}s", flush=True)
-                sums, count, window_clips, window_t0 = {}, 0, 0, time.perf_counter()
+                window_clips, window_t0 = 0, time.perf_counter()
             if bar is not None:
                 bar.update(1)
             if callback is not None:
                 callback(self.step)
-            if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.step < cfg.steps:
+            if save_now:
                 self.save()
         if bar is not None:
             bar.close()
+        self._raise_if_diverged(watch)
         self.save()
         self.check_replicas()
         return last
+
+    def _raise_if_diverged(self, watch: _FiniteWatch) -> None:
+        step = watch.first_bad_step()  # the same on every rank (a collective), so all stop together
+        if step is None:
+            return
+        where = self.run.last_checkpoint if self.run.last_checkpoint.exists() else "none written yet"
+        raise TrainingDiverged(
+            f"{self.desc}: loss is {watch.bad_value} at step {step}; stopped without writing a checkpoint "
+            f"(last good checkpoint: {where}). Lower the learning rate, enable --clip-grad or use --amp off, "
+            "then resume or restart."
+        )
 
     @torch.no_grad()
     def check_replicas(self) -> float:

@@ -32,16 +32,25 @@ def capture_rng(generators: Mapping[str, torch.Generator] | None = None) -> dict
 
 
 def restore_rng(state: Mapping[str, Any], generators: Mapping[str, torch.Generator] | None = None) -> None:
-    """Inverse of :func:`capture_rng`."""
+    """Inverse of :func:`capture_rng`.
+
+    Every RNG state is a CPU byte tensor for torch (``set_rng_state`` and
+    ``Generator.set_state`` take nothing else, whatever the generator's device), so states
+    are copied to the CPU first: a checkpoint loaded with ``map_location="cuda"`` restores too."""
     random.setstate(_to_tuple(state["python"]))
     n = state["numpy"]
-    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
-    torch.set_rng_state(state["torch"])
+    np.random.set_state((n["name"], _cpu(n["keys"]).numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    torch.set_rng_state(_cpu(state["torch"]))
     if torch.cuda.is_available() and state.get("cuda"):
-        torch.cuda.set_rng_state_all(state["cuda"])
+        cuda_states = [_cpu(s) for s in state["cuda"]][: torch.cuda.device_count()]
+        torch.cuda.set_rng_state_all(cuda_states)
     for k, g in (generators or {}).items():
         if k in state.get("generators", {}):
-            g.set_state(state["generators"][k])
+            g.set_state(_cpu(state["generators"][k]))
+
+
+def _cpu(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().cpu() if isinstance(t, torch.Tensor) else torch.as_tensor(t)
 
 
 def _to_tuple(x: Any) -> Any:
