@@ -10,7 +10,10 @@ same batch, medians over ``--repeats`` steps after warm-up:
 * ``bare``: forward + backward + SGD step of the query encoder on the anchor (the
   unavoidable part of any method);
 * ``<method>``: the full training step of that method (BE, query + key encoders with
-  shuffled BN, queue, InfoNCE, backward, SGD step, momentum update, enqueue).
+  shuffled BN, queue, InfoNCE, backward, SGD step, momentum update, enqueue);
+  ``<method>/bn1``: the same with shuffling BN off (one key forward instead of two halves).
+
+``--profile be`` prints torch.profiler's top operators of that variant's step.
 
 Target (issue "Self-supervised pretraining"): on CPU with r3d_tiny, the ``be`` step costs at
 most 1.6x the bare forward+backward of the query encoder.
@@ -29,6 +32,19 @@ from tbe_lib.train.engine import autocast_dtype
 from tbe_lib.utils import device_generator, device_sync, median_ms
 
 
+def _profile(step, device: torch.device, rows: int = 20) -> None:
+    """Three steps under torch.profiler: where the time of a step goes (device time first)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=acts) as prof:
+        for _ in range(3):
+            step()
+        device_sync(device)()
+    key = "cuda_time_total" if device.type == "cuda" else "cpu_time_total"
+    print(prof.key_averages().table(sort_by=key, row_limit=rows))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--backbone", default="r3d_tiny")
@@ -40,6 +56,7 @@ def main() -> None:
     ap.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--methods", nargs="+", default=["moco", "be"])
     ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--profile", default=None, help="print torch.profiler's top operators for this variant's step")
     ap.add_argument("--json")
     args = ap.parse_args()
 
@@ -59,7 +76,10 @@ def main() -> None:
     aug_ms = median_ms(lambda: augment(raw[:, 0], generator=g), args.repeats, sync=device_sync(device))
     for name in ["bare", *args.methods]:
         torch.manual_seed(0)
-        cfg = MethodConfig(method=name if name != "bare" else "moco", queue_size=4096)
+        # "be/bn1": the same method with shuffling BN off (one key forward instead of one per group)
+        method_name, _, variant = name.partition("/")
+        cfg = MethodConfig(method=method_name if name != "bare" else "moco", queue_size=4096,
+                           bn_groups=1 if variant == "bn1" else 2)
         method = build_method(args.backbone, cfg).to(device).to(memory_format=mf)
         opt = torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=0.01, momentum=0.9)
         if name == "bare":
@@ -88,6 +108,8 @@ def main() -> None:
                 method.after_step()
 
         results[name] = median_ms(step, args.repeats, sync=device_sync(device))
+        if args.profile and name == args.profile:
+            _profile(step, device)
 
     dev = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or 'cpu'}, {torch.get_num_threads()} threads"
     print(f"pretraining step, {args.backbone}, batch {B} x {T}x{S}x{S}, {device.type} ({dev}), amp={amp}, "

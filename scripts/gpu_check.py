@@ -175,7 +175,8 @@ class Check:
             js = self.work / f"step_{backbone}_{size}.json"
             rc, out, dt = _run([sys.executable, "bench/bench_pretrain.py", "--backbone", backbone, "--batch", str(batch),
                                 "--frames", str(frames), "--size", str(size), "--device", self.device, "--amp", self.amp,
-                                "--methods", "moco", "be", "--repeats", str(self.sizes.repeats), "--json", str(js)],
+                                "--methods", "moco", "be", "be/bn1", "--repeats", str(self.sizes.repeats),
+                                "--profile", "be", "--json", str(js)],
                                self.env, 600, self.log)
             name = f"step bench {backbone} {frames}x{size}² b{batch}"
             if rc != 0:
@@ -184,8 +185,8 @@ class Check:
             r = json.loads(js.read_text())
             ms, ratio = r["median_ms"], r["ratio_to_bare"]
             clips_s[f"{backbone}_{size}"] = batch / ms["be"] * 1e3
-            self.add(Row(name, f"bare {ms['bare']:.1f} ms; moco {ratio['moco']:.2f}x, be {ratio['be']:.2f}x bare; "
-                               f"be {batch / ms['be'] * 1e3:.0f} clips/s",
+            self.add(Row(name, f"bare {ms['bare']:.1f} ms; moco {ratio['moco']:.2f}x, be {ratio['be']:.2f}x bare "
+                               f"(without shuffling BN {ratio['be/bn1']:.2f}x); be {batch / ms['be'] * 1e3:.0f} clips/s",
                          "be <= 1.45x bare", (ratio["be"] <= 1.45) if self.device == "cuda" else None, dt, r))
         return clips_s
 
@@ -349,7 +350,8 @@ class Check:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.with_suffix(".md").write_text(table + "\n")
         out.with_suffix(".json").write_text(json.dumps([asdict(r) for r in self.rows], indent=2, default=str) + "\n")
-        print(f"\n[gpu-check] table: {out.with_suffix('.md')}; log: {self.log}")
+        shutil.copy(self.log, out.with_suffix(".log"))  # every command's output, profiles included
+        print(f"\n[gpu-check] table: {out.with_suffix('.md')}; log: {out.with_suffix('.log')}")
 
 
 def main(argv: list[str] | None = None) -> int:
