@@ -52,16 +52,42 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
-__all__ = ["CompareConfig", "ROWS", "SSL_ROWS", "run_comparison", "collect_table", "summarise", "synth_dir",
+from .methods import ROW_SPECS
+
+__all__ = ["CompareConfig", "ROWS", "SSL_ROWS", "ROW_LABELS", "all_rows", "run_comparison", "collect_table", "summarise", "synth_dir",
            "list_for", "class_names_for", "pretrain_config", "encoder_path", "finetune_config", "cam_inputs",
            "config_changes", "retire_if_changed"]
 
+#: Pretraining rows, read live from the method registry (tbe_lib/methods): every registered
+#: method and its variants, in registration order (row -> (label, method, MethodConfig overrides)).
+SSL_ROWS: Mapping[str, tuple[str, str, Mapping[str, Any]]] = ROW_SPECS
+#: The rows of the paper's table that a comparison runs by default (the book's).
 ROWS = ("random", "moco", "be", "be_inter", "sup_biased", "sup_unbiased")
-SSL_ROWS = ("moco", "be", "be_inter")
-ROW_LABELS = {"random": "Random init", "moco": "MoCo", "be": "BE (intra, paper)", "be_inter": "BE (inter)",
-              "sup_biased": "Supervised, biased train (floor)", "sup_unbiased": "Supervised, unbiased train (ceiling)"}
+_REFERENCE_LABELS = {"random": "Random init", "sup_biased": "Supervised, biased train (floor)",
+                     "sup_unbiased": "Supervised, unbiased train (ceiling)"}
+
+
+def all_rows() -> tuple[str, ...]:
+    """Every row a comparison can have: random init, each pretraining row, the two references."""
+    return ("random", *ROW_SPECS, "sup_biased", "sup_unbiased")
+
+
+class _RowLabels(Mapping[str, str]):
+    """Row -> label in tables: the references' and, live, the registered methods'."""
+
+    def __getitem__(self, row: str) -> str:
+        return _REFERENCE_LABELS[row] if row in _REFERENCE_LABELS else ROW_SPECS[row][0]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(all_rows())
+
+    def __len__(self) -> int:
+        return len(all_rows())
+
+
+ROW_LABELS: Mapping[str, str] = _RowLabels()
 
 
 @dataclass
@@ -119,9 +145,9 @@ class CompareConfig:
     cam_split: str = "test_shift"
 
     def __post_init__(self) -> None:
-        bad = [r for r in self.rows if r not in ROWS]
+        bad = [r for r in self.rows if r not in all_rows()]
         if bad:
-            raise ValueError(f"unknown rows {bad}; choose from {ROWS}")
+            raise ValueError(f"unknown rows {bad}; choose from {all_rows()}")
         from .pretrain import OPTIMIZERS
 
         if self.finetune_optimizer not in OPTIMIZERS:
@@ -141,6 +167,11 @@ class CompareConfig:
             missing = sorted(set(self.conditions[cond]) - set(self.conditions[src]))
             if missing:
                 raise ValueError(f"pretrain_from: {cond!r} has seeds {missing} that {src!r} does not pretrain")
+
+    @property
+    def ssl_rows(self) -> tuple[str, ...]:
+        """The rows of this comparison that pretrain (in ``rows`` order)."""
+        return tuple(r for r in self.rows if r in SSL_ROWS)
 
     @property
     def ft_frames(self) -> int:
@@ -203,13 +234,13 @@ def pretrain_config(cfg: CompareConfig, camera: str, seed: int, row: str):
     from .train import LoopConfig
 
     camera = cfg.pretrain_from.get(camera, camera)
-    method = {"moco": "moco", "be": "be", "be_inter": "be"}[row]
+    _, method, overrides = ROW_SPECS[row]
     return PretrainConfig(
         run_dir=str(Path(cfg.out_dir) / camera / f"seed{seed}" / f"pretrain_{row}"), backbone=cfg.backbone,
         backbone_kwargs=dict(cfg.backbone_kwargs), batch_size=cfg.pretrain_batch, device=cfg.device,
         data=_data(cfg, camera, cfg.pretrain_split),
-        method=MethodConfig(method=method, queue_size=cfg.queue_size, extra_negative=cfg.extra_negative,
-                            be_source="inter" if row == "be_inter" else "intra"),
+        method=MethodConfig(**{"method": method, "queue_size": cfg.queue_size, "extra_negative": cfg.extra_negative,
+                                **overrides}),
         optim=OptimConfig(lr=cfg.pretrain_lr),
         loop=LoopConfig(steps=cfg.pretrain_steps, seed=seed, log_every=10, checkpoint_every=100),
     )
@@ -616,7 +647,8 @@ def add_cli(subparsers) -> None:
     p.add_argument("--static-seeds", type=int, nargs="*", default=[0, 1, 2])
     p.add_argument("--jitter-seeds", type=int, nargs="*", default=[0])
     p.add_argument("--pan-seeds", type=int, nargs="*", default=[])
-    p.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    p.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(all_rows()),
+                   help="rows of the table (default: the paper's); every registered method is a row")
     p.add_argument("--backbone", default="r3d_tiny")
     p.add_argument("--pretrain-steps", type=int, default=300)
     p.add_argument("--finetune-epochs", type=int, default=8)

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Sequence
 
 import torch
 
-from .methods import MethodConfig
+from .methods import METHODS, MethodConfig
 from .train import LoopConfig
 
 __all__ = ["DataConfig", "OptimConfig", "OPTIMIZERS", "build_optimizer", "PretrainConfig", "PretrainResult", "pretrain", "resolve_list", "add_cli"]
@@ -190,7 +190,7 @@ def pretrain(cfg: PretrainConfig, *, resume: bool = False) -> PretrainResult:
                            jitter_p=cfg.data.jitter_p, gray_p=cfg.data.gray_p)
     # One generator drives augmentation and BE; it is per process and saved in checkpoints.
     gen = device_generator(cfg.loop.seed * 1000 + D.rank(), device)
-    encoder = method.moco.encoder_q if hasattr(method, "moco") else method.encoder
+    encoder = method.encoder  # what finetuning starts from (encoder.pt)
     trainer = Trainer(method, optimizer, scheduler, run, cfg.loop, device=device,
                       meta=_check_meta(cfg, encoder.arch), generators={"augment": gen},
                       desc=f"pretrain {cfg.method.method}")
@@ -237,7 +237,7 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("pretrain", help="self-supervised pretraining (moco, be, be_triplet, pretext)",
                               description="Self-supervised pretraining. Works the same under "
                                           "'torchrun --nproc_per_node N -m tbe_lib.cli pretrain ...'.")
-    p.add_argument("--method", default="be", choices=["moco", "be", "be_triplet", "pretext"])
+    p.add_argument("--method", default="be", choices=list(METHODS), help="a registered method (tbe_lib/methods/)")
     p.add_argument("--backbone", default="r3d_tiny")
     p.add_argument("--data", default="data/synth", help="list file, or a folder from 'tbe data synth' (default data/synth)")
     p.add_argument("--split", default="pretrain", help="split of a benchmark folder (default pretrain)")

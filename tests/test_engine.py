@@ -151,7 +151,7 @@ def test_a_nan_loss_is_named_at_its_step_even_between_log_lines(tmp_path, smoke_
     the first bad step and never writes a checkpoint after it."""
     from tbe_lib import methods
 
-    real = methods.ContrastiveMethod.forward
+    real = methods.BEMethod.forward
     calls = {"n": 0}
 
     def poisoned(self, views, generator=None):
@@ -159,7 +159,7 @@ def test_a_nan_loss_is_named_at_its_step_even_between_log_lines(tmp_path, smoke_
         calls["n"] += 1
         return (loss * float("inf") if calls["n"] == 3 else loss), m
 
-    monkeypatch.setattr(methods.ContrastiveMethod, "forward", poisoned)
+    monkeypatch.setattr(methods.BEMethod, "forward", poisoned)
     cfg = make_cfg(tmp_path / "nan", smoke_bench, "be", steps=8,
                    loop_kw={"checkpoint_every": 2, "log_every": log_every})
     with pytest.raises(TrainingDiverged, match="at step 3"):

@@ -124,7 +124,7 @@ def test_refuses_to_overwrite_and_refuses_incompatible_checkpoints(tmp_path, smo
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, smoke_bench, monkeypatch):
     from tbe_lib import methods
 
-    real = methods.ContrastiveMethod.forward
+    real = methods.BEMethod.forward
     calls = {"n": 0}
 
     def poisoned(self, views, generator=None):
@@ -132,7 +132,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, smoke_bench, mo
         calls["n"] += 1
         return (loss * float("nan") if calls["n"] == 4 else loss), m
 
-    monkeypatch.setattr(methods.ContrastiveMethod, "forward", poisoned)
+    monkeypatch.setattr(methods.BEMethod, "forward", poisoned)
     cfg = make_cfg(tmp_path / "nan", smoke_bench, "be", steps=8, loop_kw={"checkpoint_every": 2})
     with pytest.raises(TrainingDiverged, match="at step 4") as e:
         pretrain(cfg)

@@ -1,0 +1,37 @@
+"""The pretraining methods: one module each, registered by name (see :mod:`.base`).
+
+=============  =========================================  ==========================================
+method         views (query / key / negative)             loss
+=============  =========================================  ==========================================
+``moco``       anchor / same frames, other augmentation   InfoNCE over [q·k, q·queue (, q·n)]
+               (/ a clip of another video: the paper's
+               "MoCo baseline" extra negative, optional)
+``be``         BE(anchor) / same frames, clean            InfoNCE as ``moco``; n = a temporally
+               (/ another time of the same video)         different clip of the same video (option)
+``be_triplet`` BE(anchor) / same frames / other time      TripletMargin(q,k,n) + TripletMargin(q,k,
+                                                          flip_batch(n)), margin 0.5, online encoder
+``pretext``    anchor                                     CE(transformation) + w·MSE(f(x), f(BE(x)))
+=============  =========================================  ==========================================
+
+The training engine (:mod:`tbe_lib.train`) is the same for all of them. See
+``shared/reference/original-code.md`` §1 for what the paper's code does; each module says
+where it differs.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from .base import METHODS, ROW_SPECS, Method, MethodConfig, MethodSpec, build_method, get_method, register_method
+# Every module of this package registers its method when imported: a new method is a new file.
+for _mod in pkgutil.iter_modules(__path__):
+    if _mod.name != "base":
+        importlib.import_module(f"{__name__}.{_mod.name}")
+
+from .be import BEMethod  # noqa: E402  (the classes, for direct use)
+from .be_triplet import TripletMethod  # noqa: E402
+from .moco import MoCoMethod  # noqa: E402
+from .pretext import PretextMethod, apply_transform  # noqa: E402
+
+__all__ = ["METHODS", "ROW_SPECS", "Method", "MethodConfig", "MethodSpec", "build_method", "get_method",
+           "register_method", "MoCoMethod", "BEMethod", "TripletMethod", "PretextMethod", "apply_transform"]
