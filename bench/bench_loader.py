@@ -195,11 +195,13 @@ def main() -> None:
     tmp = tempfile.TemporaryDirectory() if args.root is None else None
     root = Path(tmp.name) if tmp else args.root
     root.mkdir(parents=True, exist_ok=True)
-    sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes] if args.sizes else [(args.height, args.width)]
+    sizes = [(args.height, args.width)]
+    if args.sizes:
+        sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes]
     if args.codec == "libx264":
         sizes = [(h + h % 2, w + w % 2) for h, w in sizes]  # x264 with yuv420p needs even sizes
     t0 = time.perf_counter()
-    video_list, frame_list = make_dataset(root, args.videos, args.frames, sizes, args.gop, args.codec)  # type: ignore[arg-type]
+    video_list, frame_list = make_dataset(root, args.videos, args.frames, sizes, args.gop, args.codec)
     shown = " / ".join(f"{h}x{w}" for h, w in sizes)
     print(
         f"data: {args.videos} videos x {args.frames} frames {shown} ({args.codec}, gop {args.gop}) "

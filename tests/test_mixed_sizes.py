@@ -7,7 +7,7 @@ import hashlib
 import pytest
 import torch
 
-from tbe_lib.augment.video import VideoAugment, VideoEval, hflip, resized_crop, sample_crop_boxes
+from tbe_lib.augment.video import VideoAugment, VideoEval, hflip, sample_crop_boxes
 from tbe_lib.data.dataset import ClipSample, collate_clips, stack_clips
 
 

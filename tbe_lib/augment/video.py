@@ -119,7 +119,8 @@ def _flat_sizes(sizes: Tensor | None, lead: tuple[int, ...], height: int, width:
         return None
     sizes = torch.as_tensor(sizes)
     if tuple(sizes.shape) != (*lead, 2):
-        raise ValueError(f"sizes must have shape {(*lead, 2)} (the valid (H, W) of each clip), got {tuple(sizes.shape)}")
+        raise ValueError(f"sizes must have shape {(*lead, 2)} (the valid (H, W) of each clip), "
+                         f"got {tuple(sizes.shape)}")
     flat = sizes.reshape(-1, 2).long()
     if flat.device.type == "cpu":  # checked only where it costs no device sync
         bad = (flat < 1).any(dim=1) | (flat[:, 0] > height) | (flat[:, 1] > width)

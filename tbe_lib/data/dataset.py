@@ -452,7 +452,8 @@ class ClipDataset(Dataset):
             if self.transform is not None:
                 g = torch.Generator().manual_seed(int(rng.integers(0, 2**63 - 1)))
                 # padded views (an 'other_video' of another size): the transform gets their sizes
-                clip = self.transform(clip, generator=g) if sizes is None else self.transform(clip, generator=g, sizes=sizes)
+                kw = {} if sizes is None else {"sizes": sizes}
+                clip = self.transform(clip, generator=g, **kw)
                 sizes = None
             return ClipSample(clip, self.videos.records[index].label, index, tuple(skipped), sizes)
         raise RuntimeError(

@@ -74,7 +74,8 @@ def sample_video(name: str) -> Path:
         ) from None
     path = Path(os.fspath(dist.locate_file(f"{_DATA}/{SAMPLE_VIDEOS[name].file}")))
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing from the installed {_DIST} {dist.version}; reinstall {_DIST}==1.1.10")
+        raise FileNotFoundError(f"{path} is missing from the installed {_DIST} {dist.version}; "
+                                f"reinstall {_DIST}==1.1.10")
     return path
 
 
