@@ -136,6 +136,20 @@ def test_finetune_retrieve_and_activation_maps(real, encoder, capsys):
                         frames=4, stride=2, size=32, resize=40, cam_split="all", workers=0)
     clips, labels, masks = cam_inputs(cfg, "real", n=4)  # the test-time crops of four sizes of video
     assert clips.shape == (4, 3, 4, 32, 32) and labels.tolist() == [0, 0, 1, 1] and masks is None
-    views = static_views(clips, {"finetuned": model_from_checkpoint(ft / "model.pt")}, real["tmp"] / "cam",
-                         class_names=["a", "b"])
-    assert len(views) == 4 and all(v.strip.is_file() for v in views)
+    models = {"finetuned": model_from_checkpoint(ft / "model.pt")}
+    views = static_views(clips, models, real["tmp"] / "cam", class_names=["a", "b"])
+    assert len(views) == 4 and all(v.strip.is_file() and v.animation.is_file() for v in views)
+    if importlib.util.find_spec("ipywidgets") is not None:  # the interactive viewer on the same clips
+        from tbe_lib.viz.viewer import CamViewer
+
+        viewer = CamViewer(clips, models, class_names=["a", "b"])
+        viewer.video.value = 2  # bigbuckbunny's clip
+        assert viewer.n_computed == 2 and viewer.images["finetuned"].value[:4] == b"\x89PNG"
+
+
+def test_be_demo_on_a_real_video(tmp_path, capsys):
+    path = sample_videos()["carphone_pristine"]
+    assert main(["be-demo", "--video", str(path), "--out", str(tmp_path), "--frames", "6", "--size", "48"]) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "be_demo.png").stat().st_size > 10_000
+    assert "centre clip of 6 frames at stride 2, 48x48" in out and "% of pixels change by < 1 grey level" in out
