@@ -2,9 +2,11 @@
 augmentation) vs a per-frame PIL pipeline like the paper's, and vs the raw decoder.
 
 Run:  .venv/bin/python bench/bench_loader.py [--videos 64 --frames 48 --workers 0 2 ...]
+      .venv/bin/python bench/bench_loader.py --sizes 128x171 128x228 128x301 128x156   # mixed sizes
 
 It first writes a small data set (``--videos`` clips of ``--frames`` frames at
-``--height``x``--width``, GOP ``--gop``; smooth moving texture so the codec has real work),
+``--height``x``--width``, or cycling through ``--sizes``, GOP ``--gop``; smooth moving texture
+so the codec has real work),
 encoded as video files and, with the same decoded content, as JPEG frame folders. Then, for
 each worker count, it times whole epochs of 16-frame clips (``--clip``) turned into the same
 normalised training batch ``(B, 3, T, size, size)``:
@@ -18,7 +20,10 @@ normalised training batch ``(B, 3, T, size, size)``:
   0.5, saturation 0.25, hue 0.5; like the paper's code all four ops are computed on the
   original frame and only the last is kept), to tensor, normalise;
 * ``ours/... aug-in-workers`` (CPU-only variant, workers > 0): the same ``VideoAugment`` run per
-  item inside the workers (``ClipDataset(transform=...)``), like the PIL pipeline does;
+  item inside the workers (``ClipDataset(transform=...)``), like the PIL pipeline does; with 0
+  workers the same per-item augmentation in the main process (``aug-per-item``). With mixed
+  sizes this is the other design for them: crop each clip to the output size *before*
+  collating, instead of collating a padded batch (``ClipBatch.sizes``) and cropping it as one;
 * ``raw-decode``: just ``read_video_clip`` / ``read_frames_clip`` on the same clip indices in a
   loop, the floor for our loader's own overhead (compared with ``ours`` at 0 workers
   without augmentation: dataset + sampling + collate).
@@ -59,12 +64,14 @@ warnings.filterwarnings("ignore", message="The image decoding and encoding", cat
 # data
 
 
-def make_dataset(root: Path, n_videos: int, n_frames: int, h: int, w: int, gop: int, codec: str) -> tuple[Path, Path]:
+def make_dataset(root: Path, n_videos: int, n_frames: int, sizes: list[tuple[int, int]], gop: int,
+                 codec: str) -> tuple[Path, Path]:
     from torchvision.io import encode_jpeg
 
     rng = np.random.default_rng(0)
     records_v, records_f = [], []
     for v in range(n_videos):
+        h, w = sizes[v % len(sizes)]
         # smooth random texture, panned over time, plus a moving bright square
         tex = rng.random((h + n_frames * 2, w + n_frames * 3, 3)).astype(np.float32)
         k = 7
@@ -166,6 +173,8 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=48)
     ap.add_argument("--height", type=int, default=128)
     ap.add_argument("--width", type=int, default=171)
+    ap.add_argument("--sizes", nargs="+", default=None, metavar="HxW",
+                    help="frame sizes cycled over the videos (mixed sizes), e.g. 128x171 128x228 128x301 128x156")
     ap.add_argument("--gop", type=int, default=8)
     ap.add_argument("--codec", default="mpeg4", choices=["mpeg4", "libx264"],
                     help="mpeg4 (Xvid-like, as UCF101's AVIs) or libx264 (needs an even width: rounded up)")
@@ -186,12 +195,16 @@ def main() -> None:
     tmp = tempfile.TemporaryDirectory() if args.root is None else None
     root = Path(tmp.name) if tmp else args.root
     root.mkdir(parents=True, exist_ok=True)
-    if args.codec == "libx264" and args.width % 2:
-        args.width += 1  # x264 with yuv420p needs even sizes
+    sizes = [(args.height, args.width)]
+    if args.sizes:
+        sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes]
+    if args.codec == "libx264":
+        sizes = [(h + h % 2, w + w % 2) for h, w in sizes]  # x264 with yuv420p needs even sizes
     t0 = time.perf_counter()
-    video_list, frame_list = make_dataset(root, args.videos, args.frames, args.height, args.width, args.gop, args.codec)
+    video_list, frame_list = make_dataset(root, args.videos, args.frames, sizes, args.gop, args.codec)
+    shown = " / ".join(f"{h}x{w}" for h, w in sizes)
     print(
-        f"data: {args.videos} videos x {args.frames} frames {args.height}x{args.width} ({args.codec}, gop {args.gop}) "
+        f"data: {args.videos} videos x {args.frames} frames {shown} ({args.codec}, gop {args.gop}) "
         f"+ JPEG folders, written in {time.perf_counter() - t0:.1f}s; clips {args.clip}x{args.size}^2 stride "
         f"{args.stride}, batch {args.batch}, augmentation on {device}, torch threads {torch.get_num_threads()}"
     )
@@ -203,9 +216,9 @@ def main() -> None:
         def run() -> int:
             n = 0
             for batch in loader:
-                x = batch.clips.to(device, non_blocking=True)
+                x = batch.clips.to(device, non_blocking=True)  # padded when the batch mixes sizes
                 if augment:
-                    x = aug(x, generator=gen)
+                    x = aug(x, generator=gen, sizes=batch.sizes)
                     assert x.shape == (len(batch.clips), 3, args.clip, args.size, args.size)
                 n += len(x)
             if device.type == "cuda":
@@ -254,12 +267,14 @@ def main() -> None:
             pipelines["ours/frames w0 (no aug)"] = ours(lf, False)
         pipelines[f"ours/video w{w}"] = ours(lv, True)
         pipelines[f"ours/frames w{w}"] = ours(lf, True)
-        if w > 0:  # CPU-only variant: the same VideoAugment, per item, in the workers
-            cpu_aug = VideoAugment(args.size)
-            lva = build_loader(ClipDataset(video_list, sampler, transform=cpu_aug), args.batch, workers=w, seed=0)
-            lfa = build_loader(ClipDataset(frame_list, sampler, transform=cpu_aug), args.batch, workers=w, seed=0)
-            pipelines[f"ours/video w{w} aug-in-workers"] = ours(lva, False)
-            pipelines[f"ours/frames w{w} aug-in-workers"] = ours(lfa, False)
+        # CPU-only variant: the same VideoAugment per item, in the workers (or, with 0 workers,
+        # in the main process): each clip is cropped before collating
+        cpu_aug = VideoAugment(args.size)
+        lva = build_loader(ClipDataset(video_list, sampler, transform=cpu_aug), args.batch, workers=w, seed=0)
+        lfa = build_loader(ClipDataset(frame_list, sampler, transform=cpu_aug), args.batch, workers=w, seed=0)
+        variant = "aug-in-workers" if w > 0 else "aug-per-item"
+        pipelines[f"ours/video w{w} {variant}"] = ours(lva, False)
+        pipelines[f"ours/frames w{w} {variant}"] = ours(lfa, False)
         pipelines[f"paper-PIL w{w}"] = paper(pil)
 
     for fn in pipelines.values():  # warm-up: worker start, first file reads
@@ -276,7 +291,7 @@ def main() -> None:
     print("\nratios:")
     for w in args.workers:
         for kind in ("video", "frames"):
-            for variant in ("", " aug-in-workers"):
+            for variant in ("", " aug-in-workers", " aug-per-item"):
                 key = f"ours/{kind} w{w}{variant}"
                 if key in med:
                     r = med[key] / med[f"paper-PIL w{w}"]

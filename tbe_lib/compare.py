@@ -361,7 +361,7 @@ def cam_inputs(cfg: CompareConfig, camera: str, split: str | None = None, n: int
     import torch
 
     from .augment.video import VideoEval
-    from .data.dataset import ClipDataset, ClipSampler
+    from .data.dataset import ClipDataset, ClipSampler, collate_clips
     from .data.sampling import center_clip
 
     split = split or cfg.cam_split
@@ -369,11 +369,11 @@ def cam_inputs(cfg: CompareConfig, camera: str, split: str | None = None, n: int
                      root=cfg.roots.get(camera))
     n = min(n or cfg.cam_videos, len(ds))
     items = [ds[i] for i in range(n)]
-    clips = torch.stack([it.clip for it in items])  # (N, 3, T, H, W) uint8
-    labels = torch.tensor([it.label for it in items])
+    batch = collate_clips(items)  # clips (N, 3, T, H, W) uint8, padded when the videos' sizes differ
+    clips, labels = batch.clips, batch.labels
     size = cfg.ft_size
-    if tuple(clips.shape[-2:]) != (size, size):  # the test-time geometry, without normalising
-        clips = VideoEval(size, resize=cfg.resize).crop(clips).contiguous()
+    if not bool((batch.sizes == size).all()):  # the test-time geometry, without normalising
+        clips = VideoEval(size, resize=cfg.resize).crop(clips, batch.sizes).contiguous()
     if not cfg.synthetic:
         return clips, labels, None
     from .data.synth import load_masks, load_metadata

@@ -62,7 +62,10 @@ def _run(model: nn.Module, loader, transform: nn.Module, device: torch.device, f
         clips = batch.clips.to(device, non_blocking=True)  # (B, C, T, H, W) or (B, N, C, T, H, W)
         multi = clips.dim() == 6
         B = clips.shape[0]
-        x = transform(clips.flatten(0, 1) if multi else clips)
+        sizes = batch.sizes  # (B, [N,] 2) valid (H, W) of each clip (padded batches of mixed sizes)
+        if multi:
+            clips, sizes = clips.flatten(0, 1), None if sizes is None else sizes.flatten(0, 1)
+        x = transform(clips, sizes=sizes)
         y = fn(x.contiguous(memory_format=torch.channels_last_3d)).float()  # (B*N, D)
         outs.append(y.view(B, -1, y.shape[-1]) if multi else y.view(B, 1, -1))  # (B, N, D)
         labels.append(batch.labels)

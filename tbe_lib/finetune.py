@@ -255,9 +255,9 @@ def finetune(cfg: FinetuneConfig, *, resume: bool = False) -> FinetuneResult:
     mf = torch.channels_last_3d if cfg.loop.channels_last else torch.contiguous_format
 
     def step_fn(model_, batch, step):
-        clips = batch.clips.to(device, non_blocking=True)  # (B, C, T, H, W) uint8
+        clips = batch.clips.to(device, non_blocking=True)  # (B, C, T, H, W) uint8, padded if sizes differ
         with torch.autocast(device.type, enabled=False):
-            x = augment(clips, generator=gen).contiguous(memory_format=mf)
+            x = augment(clips, generator=gen, sizes=batch.sizes).contiguous(memory_format=mf)
         logits = model_(x)
         labels = batch.labels.to(device)
         loss = F.cross_entropy(logits.float(), labels)

@@ -214,11 +214,12 @@ def pretrain(cfg: PretrainConfig, *, resume: bool = False) -> PretrainResult:
     mf = torch.channels_last_3d if cfg.loop.channels_last else torch.contiguous_format
 
     def step_fn(model, batch, step):
-        clips = batch.clips.to(device, non_blocking=True)  # (B, V, C, T, H, W) uint8
+        clips = batch.clips.to(device, non_blocking=True)  # (B, V, C, T, H, W) uint8, padded if sizes differ
+        sizes = batch.sizes  # (B, V, 2) valid (H, W) of each clip, on the CPU
         if clips.dim() == 5:
-            clips = clips.unsqueeze(1)
+            clips, sizes = clips.unsqueeze(1), None if sizes is None else sizes.unsqueeze(1)
         with torch.autocast(device.type, enabled=False):
-            x = augment(clips, generator=gen)  # (B, V, C, T, h, w) float32, normalised
+            x = augment(clips, generator=gen, sizes=sizes)  # (B, V, C, T, h, w) float32, normalised
         views = [x[:, v].contiguous(memory_format=mf) for v in range(x.shape[1])]
         loss, metrics = model(views, gen)
         return loss, metrics, clips.shape[0]

@@ -299,5 +299,6 @@ def test_real_notebooks_01_02_run_under_smoke(tmp_path: Path) -> None:
                    if {"parameters", "injected-parameters"} & set(c.metadata.get("tags", [])))
     text = stream_text(out / "01_background_erasing.ipynb")
     assert "static_bg_max = 0.0" in text  # intra-video BE leaves a static background exactly unchanged
+    assert "real video carphone_pristine.mp4: centre clip of 8 frames" in text  # BE on a real H.264 clip too
     assert (tmp_path / "synth" / "manifest.json").is_file()  # --data reached 02's data_dir
     assert json.loads((out / ".cache" / "02_data.json").read_text())["params"]["data_dir"] == str(tmp_path / "synth")

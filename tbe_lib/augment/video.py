@@ -23,11 +23,29 @@ Differences from the paper's pipeline (``original-code.md`` §3.5), on purpose:
   filter), and on CPU with torchvision's antialiased uint8 resize, one call per clip (its
   SIMD kernel is several times faster there; see :func:`resized_crop`).
 
+Mixed sizes. Real datasets mix frame sizes and aspect ratios. The loader collates such a
+batch into one uint8 tensor padded to the largest height and width (each clip in the top-left
+corner, its last row and column repeated into the margin) and returns each clip's valid
+``(H, W)`` as ``sizes`` (:func:`tbe_lib.data.dataset.collate_clips`). :class:`VideoAugment`
+and :class:`VideoEval` take those ``sizes``: crop boxes are drawn per clip inside its own
+valid region (area fraction and aspect ratio relative to that clip, as for a batch of one),
+so one batched crop+resize still serves the whole batch, and the padding is never sampled
+(``roi_align``'s border samples see the repeated edge, i.e. the same values as the clamp of
+an unpadded clip). For a batch whose clips all have one size the random draws, their order
+and the kernels are those of a same-size batch without ``sizes``: bit-identical results.
+
+Host-device synchronisation. On CUDA the default path (roi_align crop, fused colour) issues
+no synchronising call per batch: random parameters and constants made on the CPU are copied
+through pinned memory without blocking, and no result is read back (no ``.tolist()``,
+``nonzero`` or ``bool(tensor)``). ``sizes`` should stay on the CPU (as the loader gives
+them). The ``color="exact"`` path still selects clips with ``nonzero`` (16 small syncs).
+
 :class:`VideoEval` is the test transform: resize the short side, centre crop, normalise.
 """
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Sequence
 
 import torch
@@ -71,6 +89,48 @@ def _uniform(lo: float, hi: float, shape: tuple[int, ...], generator: torch.Gene
     return torch.rand(shape, generator=generator, device=device) * (hi - lo) + lo
 
 
+def _to_device(t: Tensor, device: torch.device) -> Tensor:
+    """``t`` on ``device`` without blocking the host: a CPU tensor bound for a CUDA device goes
+    through pinned memory with ``non_blocking=True`` (a plain ``.to`` from pageable memory
+    synchronises the stream)."""
+    device = torch.device(device)
+    if t.device == device or device.type != "cuda" or t.device.type != "cpu":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
+
+
+def _const(values: Sequence[float], dtype: torch.dtype, device: torch.device) -> Tensor:
+    """A small constant tensor made on the CPU and copied to ``device`` without a sync."""
+    return _to_device(torch.as_tensor(values, dtype=dtype), device)
+
+
+def _size_column(v: int | Tensor, batch: int, device: torch.device) -> Tensor:
+    """A size given for the whole batch (int) or per clip (``(B,)`` tensor) -> ``(B,)`` float64
+    on ``device``."""
+    t = torch.as_tensor(v, dtype=torch.float64) if not isinstance(v, Tensor) else v.to(torch.float64)
+    t = _to_device(t, device)
+    return t.expand(batch) if t.dim() == 0 else t.reshape(batch)
+
+
+def _flat_sizes(sizes: Tensor | None, lead: tuple[int, ...], height: int, width: int) -> Tensor | None:
+    """Check the valid sizes ``(*lead, 2)`` of padded clips ``(*lead, C, T, height, width)``
+    and flatten them to ``(B, 2)`` int64 (``None`` stays ``None``: every clip is full size)."""
+    if sizes is None:
+        return None
+    sizes = torch.as_tensor(sizes)
+    if tuple(sizes.shape) != (*lead, 2):
+        raise ValueError(f"sizes must have shape {(*lead, 2)} (the valid (H, W) of each clip), "
+                         f"got {tuple(sizes.shape)}")
+    flat = sizes.reshape(-1, 2).long()
+    if flat.device.type == "cpu":  # checked only where it costs no device sync
+        bad = (flat < 1).any(dim=1) | (flat[:, 0] > height) | (flat[:, 1] > width)
+        if bool(bad.any()):
+            i = int(bad.nonzero()[0, 0])
+            raise ValueError(f"clip {i}: valid size {tuple(flat[i].tolist())} is outside its padded frame "
+                             f"({height}, {width}); sizes must be (H, W) with 1 <= H <= {height}, 1 <= W <= {width}")
+    return flat
+
+
 def _to_float(x: Tensor) -> Tensor:
     """uint8 [0, 255] -> float32 [0, 1]; floating inputs are taken as [0, 1] already."""
     if x.dtype == torch.uint8:
@@ -99,8 +159,8 @@ def _as_batch(x: Tensor) -> tuple[Tensor, tuple[int, ...]]:
 
 def sample_crop_boxes(
     batch: int,
-    height: int,
-    width: int,
+    height: int | Tensor,
+    width: int | Tensor,
     scale: tuple[float, float] = (0.2, 1.0),
     ratio: tuple[float, float] = (3 / 4, 4 / 3),
     *,
@@ -111,31 +171,35 @@ def sample_crop_boxes(
     area fraction ~ U(scale), log aspect ratio ~ U(log ratio), integer size and offset; the
     first of ``attempts`` candidates that fits, else a centre crop clamped to ``ratio``.
 
+    ``height``/``width``: the frame size, one int for the whole batch or a ``(B,)`` tensor
+    per clip (clips of several sizes: each box lies inside its own clip's ``H x W``; the
+    random draws are the same whichever form is used).
+
     Returns float32 ``(B, 4)`` boxes ``(x0, y0, x1, y1)`` in pixels (``x1 - x0`` = crop width)
     on the generator's device."""
-    area = height * width
+    device = generator.device if generator is not None else torch.device("cpu")
+    hh, ww = _size_column(height, batch, device), _size_column(width, batch, device)  # (B,) float64
+    H, W = hh.float(), ww.float()  # (B,) float32: exact for sizes < 2**24
     shape = (batch, attempts)
-    target = area * _uniform(scale[0], scale[1], shape, generator)
+    target = (H * W)[:, None] * _uniform(scale[0], scale[1], shape, generator)  # (B, attempts)
     aspect = torch.exp(_uniform(math.log(ratio[0]), math.log(ratio[1]), shape, generator))
     w = torch.round(torch.sqrt(target * aspect))
     h = torch.round(torch.sqrt(target / aspect))
-    ok = (w > 0) & (w <= width) & (h > 0) & (h <= height)
+    ok = (w > 0) & (w <= W[:, None]) & (h > 0) & (h <= H[:, None])
     first = ok.float().argmax(dim=1, keepdim=True)  # first fitting candidate
     w, h = w.gather(1, first)[:, 0], h.gather(1, first)[:, 0]
     fits = ok.any(dim=1)
-    # fallback: the whole image, cut to the nearest allowed aspect ratio, centred
-    in_ratio = width / height
-    if in_ratio < min(ratio):
-        fw, fh = width, round(width / min(ratio))
-    elif in_ratio > max(ratio):
-        fw, fh = round(height * max(ratio)), height
-    else:
-        fw, fh = width, height
-    w = torch.where(fits, w, torch.full_like(w, fw))
-    h = torch.where(fits, h, torch.full_like(h, fh))
+    # fallback: the whole image, cut to the nearest allowed aspect ratio, centred (float64 and
+    # round-half-even, as Python's round on the sizes)
+    lo, hi = min(ratio), max(ratio)
+    in_ratio = ww / hh
+    fw = torch.where(in_ratio > hi, torch.round(hh * hi), ww).float()
+    fh = torch.where(in_ratio < lo, torch.round(ww / lo), hh).float()
+    w = torch.where(fits, w, fw)
+    h = torch.where(fits, h, fh)
     u = _uniform(0.0, 1.0, (batch, 2), generator)
-    x0 = torch.where(fits, torch.floor(u[:, 0] * (width - w + 1)), torch.floor((width - w) / 2))
-    y0 = torch.where(fits, torch.floor(u[:, 1] * (height - h + 1)), torch.floor((height - h) / 2))
+    x0 = torch.where(fits, torch.floor(u[:, 0] * (W - w + 1)), torch.floor((W - w) / 2))
+    y0 = torch.where(fits, torch.floor(u[:, 1] * (H - h + 1)), torch.floor((H - h) / 2))
     return torch.stack([x0, y0, x0 + w, y0 + h], dim=1)
 
 
@@ -149,7 +213,11 @@ def resized_crop(x: Tensor, boxes: Tensor, size: int | Sequence[int], *, method:
     ``"resize"``, a loop over clips calling torchvision's antialiased resize on the uint8
     crop (integer boxes only), whose SIMD uint8 kernel is ~4x faster on CPU than converting
     the whole batch to float for ``roi_align``; ``"auto"``: ``"resize"`` for uint8 CPU input,
-    else ``"roi_align"``."""
+    else ``"roi_align"``.
+
+    Clips padded to a common size (the loader's mixed-size batches) need boxes inside each
+    clip's valid region; ``"resize"`` then reads only that region, and ``roi_align``'s border
+    samples read the edge-replicated margin, the values of its own border clamp."""
     b, c, t, hh, ww = x.shape
     oh, ow = _pair(size)
     if method == "auto":
@@ -174,9 +242,14 @@ def resized_crop(x: Tensor, boxes: Tensor, size: int | Sequence[int], *, method:
 
 
 def hflip(x: Tensor, mask: Tensor) -> Tensor:
-    """Flip clips ``b`` with ``mask[b]`` horizontally: ``(B, C, T, H, W)`` (a new tensor)."""
-    idx = mask.nonzero().squeeze(1)
-    return x.index_copy(0, idx, x.index_select(0, idx).flip(-1))
+    """Flip clips ``b`` with ``mask[b]`` horizontally: ``(B, C, T, H, W)`` (a new tensor).
+
+    On the CPU only the flipped clips are copied (``nonzero`` is free there); elsewhere one
+    ``torch.where`` over the batch, which needs no host sync. Same values either way."""
+    if x.device.type == "cpu":
+        idx = mask.nonzero().squeeze(1)
+        return x.index_copy(0, idx, x.index_select(0, idx).flip(-1))
+    return torch.where(mask.to(x.device).view(-1, *([1] * (x.dim() - 1))), x.flip(-1), x)
 
 
 # --------------------------------------------------------------------------------------
@@ -260,18 +333,26 @@ def color_jitter(
 _YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 
 
+@lru_cache(maxsize=None)
+def _yiq_pair(dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """``(YIQ, YIQ^-1)`` in ``dtype`` on the CPU, computed once (``linalg.inv`` on a CUDA
+    tensor would sync to check for singularity)."""
+    yiq = _YIQ.to(dtype)
+    return yiq, torch.linalg.inv(yiq)
+
+
 def _hue_matrices(shift: Tensor) -> Tensor:
     """(B,) hue shifts in turns -> (B, 3, 3) RGB matrices rotating the chroma plane of YIQ.
 
     A linear stand-in for the HSV hue rotation: it keeps the luma exactly and is periodic in
     the shift, but for saturated colours it differs from torchvision's HSV round trip (use
     ``color="exact"`` for that)."""
-    yiq = _YIQ.to(shift)
+    yiq, yiq_inv = (_to_device(m, shift.device) for m in _yiq_pair(shift.dtype))
     cos, sin = torch.cos(2 * math.pi * shift), torch.sin(2 * math.pi * shift)
     rot = torch.zeros(shift.shape[0], 3, 3, dtype=shift.dtype, device=shift.device)
     rot[:, 0, 0] = 1
     rot[:, 1, 1], rot[:, 1, 2], rot[:, 2, 1], rot[:, 2, 2] = cos, -sin, sin, cos
-    return torch.linalg.inv(yiq) @ rot @ yiq
+    return yiq_inv @ rot @ yiq
 
 
 def fused_color_jitter(x: Tensor, factors: Tensor, order: Tensor, apply: Tensor | None = None) -> Tensor:
@@ -288,9 +369,9 @@ def fused_color_jitter(x: Tensor, factors: Tensor, order: Tensor, apply: Tensor 
     exact path; it is kept so both paths take the same parameters.)"""
     B, _, T = x.shape[:3]
     dev, dt = x.device, x.dtype
-    factors, order = factors.to(device=dev, dtype=dt), order.to(dev)
-    apply = torch.ones(B, dtype=torch.bool, device=dev) if apply is None else apply.to(dev)
-    w = torch.tensor(_GRAY_WEIGHTS, dtype=dt, device=dev)  # luma weights (3,)
+    factors, order = _to_device(factors, dev).to(dt), _to_device(order, dev)
+    apply = torch.ones(B, dtype=torch.bool, device=dev) if apply is None else _to_device(apply, dev)
+    w = _const(_GRAY_WEIGHTS, dt, dev)  # luma weights (3,)
     eye = torch.eye(3, dtype=dt, device=dev).expand(B, 3, 3)
     gray_proj = torch.ones(3, 1, dtype=dt, device=dev) @ w.view(1, 3)  # x -> luma in every channel
     mean_rgb = x.mean(dim=(-2, -1))  # (B, 3, T)
@@ -300,9 +381,7 @@ def fused_color_jitter(x: Tensor, factors: Tensor, order: Tensor, apply: Tensor 
     for slot in range(4):
         op = order[:, slot]
         for op_id in range(4):
-            sel = (op == op_id) & apply  # (B,)
-            if not bool(sel.any()):
-                continue
+            sel = (op == op_id) & apply  # (B,); no skip when empty: reading it back would sync
             if op_id == 0:  # brightness: b x
                 A = eye * factors[:, 0].view(B, 1, 1)
                 a = torch.zeros_like(o)
@@ -327,8 +406,8 @@ def fused_color_jitter(x: Tensor, factors: Tensor, order: Tensor, apply: Tensor 
 
 def normalize(x: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:
     """``(x - mean) / std`` per channel (dim 1)."""
-    m = torch.as_tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1, 1)
-    s = torch.as_tensor(std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1, 1)
+    m = _const(mean, x.dtype, x.device).view(1, -1, 1, 1, 1)
+    s = _const(std, x.dtype, x.device).view(1, -1, 1, 1, 1)
     return (x - m) / s
 
 
@@ -339,9 +418,12 @@ def normalize(x: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:
 class VideoAugment(nn.Module):
     """Training augmentation of a batch of clips, per-clip parameters shared over frames.
 
-    ``forward(x, generator=None)``: ``x`` uint8 (or float in [0, 1]) ``(C, T, H, W)``,
+    ``forward(x, generator=None, sizes=None)``: ``x`` uint8 (or float in [0, 1]) ``(C, T, H, W)``,
     ``(B, C, T, H, W)`` or ``(B, V, C, T, H, W)`` (each view augmented independently), on any
     device -> float32 of the same leading shape with spatial size ``size``, normalised.
+    ``sizes``: for clips of several sizes padded to one (the loader's ``ClipBatch.sizes``),
+    the valid ``(H, W)`` of each clip, shape ``x.shape[:-4] + (2,)``; each clip's crop is
+    drawn inside its own region. ``None``: every clip fills its frame.
     Steps: random resized crop (``scale``, ``ratio``) to ``size``; horizontal flip with
     probability 0.5 (``flip``); with probability ``jitter_p``, colour jitter with strengths
     ``jitter = (brightness, contrast, saturation, hue)`` (factors ~ U[max(0, 1-s), 1+s], hue
@@ -393,9 +475,11 @@ class VideoAugment(nn.Module):
         self.mean, self.std = tuple(mean), tuple(std)
         self.crop_method = crop_method
 
-    def sample_params(self, batch: int, height: int, width: int, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+    def sample_params(self, batch: int, height: int | Tensor, width: int | Tensor,
+                      generator: torch.Generator | None = None) -> dict[str, Tensor]:
         """All random parameters of one call, on the generator's device: ``boxes`` (B, 4),
-        ``flip`` (B,), ``jitter`` (B,), ``factors`` (B, 4), ``order`` (B, 4), ``gray`` (B,)."""
+        ``flip`` (B,), ``jitter`` (B,), ``factors`` (B, 4), ``order`` (B, 4), ``gray`` (B,).
+        ``height``/``width``: one int, or ``(B,)`` per clip (see :func:`sample_crop_boxes`)."""
         boxes = sample_crop_boxes(batch, height, width, self.scale, self.ratio, generator=generator)
         flip = _uniform(0, 1, (batch,), generator) < (0.5 if self.flip else 0.0)
         jit = _uniform(0, 1, (batch,), generator) < (self.jitter_p if self.jitter else 0.0)
@@ -415,7 +499,7 @@ class VideoAugment(nn.Module):
 
     def apply(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
         """Apply given parameters to a batch ``(B, C, T, H, W)`` (uint8 or float)."""
-        p = {k: v.to(x.device) for k, v in params.items()}
+        p = {k: _to_device(v, x.device) for k, v in params.items()}
         if x.dtype != torch.uint8:
             x = _to_float(x)
         x = resized_crop(x, p["boxes"], self.size, method=self.crop_method)  # (B, C, T, h, w) in [0, 1]
@@ -432,17 +516,19 @@ class VideoAugment(nn.Module):
             x = fused_color_jitter(x, p["factors"], p["order"], p["jitter"])
         # Grayscale (per clip) and normalisation are affine too: one more pass over the pixels.
         B = x.shape[0]
-        w = torch.tensor(_GRAY_WEIGHTS, dtype=x.dtype, device=x.device)
+        w = _const(_GRAY_WEIGHTS, x.dtype, x.device)
         G = torch.where(p["gray"].view(B, 1, 1), (torch.ones(3, 1, dtype=x.dtype, device=x.device) @ w.view(1, 3)),
                         torch.eye(3, dtype=x.dtype, device=x.device))  # (B, 3, 3)
-        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device)
-        std = torch.tensor(self.std, dtype=x.dtype, device=x.device)
+        mean = _const(self.mean, x.dtype, x.device)
+        std = _const(self.std, x.dtype, x.device)
         A = G / std.view(1, 3, 1)
         return torch.einsum("bij,bjthw->bithw", A, x).sub_((mean / std).view(1, 3, 1, 1, 1))
 
-    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        xb, lead = _as_batch(x)
-        params = self.sample_params(xb.shape[0], xb.shape[-2], xb.shape[-1], generator)
+    def forward(self, x: Tensor, generator: torch.Generator | None = None, sizes: Tensor | None = None) -> Tensor:
+        xb, lead = _as_batch(x)  # (B, C, T, H, W)
+        flat = _flat_sizes(sizes, lead, xb.shape[-2], xb.shape[-1])  # (B, 2) or None
+        h, w = (xb.shape[-2], xb.shape[-1]) if flat is None else (flat[:, 0], flat[:, 1])
+        params = self.sample_params(xb.shape[0], h, w, generator)
         out = self.apply(xb, params)
         return out.reshape(*lead, *out.shape[1:])
 
@@ -457,7 +543,8 @@ class VideoEval(nn.Module):
     """Test transform: resize the short side to ``resize`` (default ``size * 8 / 7``, i.e.
     128 -> 112 and 256 -> 224 as in the paper), centre crop ``size``, normalise.
 
-    ``x``: uint8 (or float) ``(..., C, T, H, W)`` on any device -> float32 normalised."""
+    ``x``: uint8 (or float) ``(..., C, T, H, W)`` on any device -> float32 normalised;
+    ``sizes``: see :meth:`crop`."""
 
     def __init__(
         self,
@@ -471,20 +558,43 @@ class VideoEval(nn.Module):
         self.resize = resize if resize is not None else round(min(self.size) * 8 / 7)
         self.mean, self.std = tuple(mean), tuple(std)
 
-    def crop(self, x: Tensor) -> Tensor:
-        """The geometry alone (resize, centre crop), keeping the dtype: what the model is shown,
-        e.g. uint8 clips for display. ``(..., C, T, H, W) -> (..., C, T, size, size)``."""
-        xb, lead = _as_batch(x)
+    def _crop_full(self, xb: Tensor) -> Tensor:
+        """Resize + centre crop of clips that fill their frames: ``(B, C, T, H, W)`` ->
+        ``(B, C, T, size, size)``, one batched call over all frames."""
         b, c, t, h, w = xb.shape
         frames = xb.transpose(1, 2).reshape(b * t, c, h, w)  # (B*T, C, H, W)
         if min(h, w) != self.resize:
             frames = TF.resize(frames, self.resize, antialias=True)
         frames = TF.center_crop(frames, list(self.size))
-        out = frames.reshape(b, t, c, *self.size).transpose(1, 2)
+        return frames.reshape(b, t, c, *self.size).transpose(1, 2)
+
+    def crop(self, x: Tensor, sizes: Tensor | None = None) -> Tensor:
+        """The geometry alone (resize, centre crop), keeping the dtype: what the model is shown,
+        e.g. uint8 clips for display. ``(..., C, T, H, W) -> (..., C, T, size, size)``.
+
+        ``sizes`` (``x.shape[:-4] + (2,)``, on the CPU): the valid ``(H, W)`` of clips padded to
+        one size (the loader's ``ClipBatch.sizes``); each clip's own region is resized and
+        cropped, clips of one size together in one call."""
+        xb, lead = _as_batch(x)
+        b, hmax, wmax = xb.shape[0], xb.shape[-2], xb.shape[-1]
+        flat = _flat_sizes(sizes, lead, hmax, wmax)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, hw in enumerate([(hmax, wmax)] * b if flat is None else map(tuple, flat.cpu().tolist())):
+            groups.setdefault(hw, []).append(i)  # type: ignore[arg-type]
+        if list(groups) == [(hmax, wmax)]:  # every clip fills the frame: one call
+            out = self._crop_full(xb)
+        else:
+            parts, order = [], []
+            for (h, w), idx in groups.items():
+                parts.append(self._crop_full(torch.stack([xb[i, :, :, :h, :w] for i in idx])))  # views, no sync
+                order += idx
+            inverse = torch.empty(b, dtype=torch.long)
+            inverse[torch.tensor(order)] = torch.arange(b)
+            out = torch.cat(parts).index_select(0, _to_device(inverse, xb.device))  # back to batch order
         return out.reshape(*lead, *out.shape[1:])
 
-    def forward(self, x: Tensor) -> Tensor:
-        return normalize(_to_float(self.crop(x)), self.mean, self.std)
+    def forward(self, x: Tensor, sizes: Tensor | None = None) -> Tensor:
+        return normalize(_to_float(self.crop(x, sizes)), self.mean, self.std)
 
     def extra_repr(self) -> str:
         return f"size={self.size}, resize={self.resize}"

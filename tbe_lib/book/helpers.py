@@ -8,7 +8,8 @@
   actor masks), :func:`single_frame_matrix` (one decoded frame per video, for linear probes);
 * numbers: :func:`glue` (myst-nb ``glue`` that also works outside a book build),
   :func:`median_ms` (a small timing with medians), :func:`be_region_change` (how much BE
-  changes background vs actor pixels), :func:`denormalize` (augmented views for display).
+  changes background vs actor pixels), :func:`be_change_levels` (the same without masks, for
+  real videos), :func:`denormalize` (augmented views for display).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ __all__ = [
     "glue",
     "median_ms",
     "be_region_change",
+    "be_change_levels",
     "denormalize",
     "read_json",
     "load_module",
@@ -164,6 +166,17 @@ def be_region_change(clips: Tensor, mixed: Tensor, masks: Tensor, *, margin: int
         "actor_mean": (diff * masks).flatten(1).sum(1) / n_fg,
         "bg_share": bg.flatten(1).float().mean(1),
     }
+
+
+def be_change_levels(clip: Tensor, mixed: Tensor) -> dict[str, float]:
+    """How much BE changed a clip without actor masks (a real video): ``clip``, ``mixed``
+    float ``(C, T, H, W)`` in [0, 1]. Per pixel, the largest channel change ``|x~ - x|`` in
+    8-bit grey levels; returns its ``mean``, the share of pixels changed by less than one
+    grey level (``unchanged``: where frame j shows what the static frame k shows, e.g. a
+    still background) and by 5 or more (``changed``)."""
+    diff = 255 * (mixed.float() - clip.float()).abs().amax(0)  # (T, H, W)
+    return {"mean": float(diff.mean()), "unchanged": float((diff < 1).float().mean()),
+            "changed": float((diff >= 5).float().mean())}
 
 
 def denormalize(x: Tensor, mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> Tensor:

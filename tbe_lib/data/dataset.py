@@ -41,6 +41,15 @@ skipped (``ClipSample.skipped``), :func:`collate_clips` concatenates them, and t
 with the total: this is how the count gets from worker processes back to the main one.
 Never a silent zero clip.
 
+Mixed sizes. Videos of one data set may differ in frame size and aspect ratio (even after
+``resize``, which fixes only the short side). :func:`collate_clips` then pads the batch to the
+largest height and width (each clip in the top-left corner, its last row and column repeated
+into the margin) and returns every clip's valid ``(H, W)`` in ``ClipBatch.sizes``; the batch
+augmentation (:class:`~tbe_lib.augment.video.VideoAugment`) and the test transform
+(:class:`~tbe_lib.augment.video.VideoEval`) take those sizes and crop each clip inside its own
+region. The views of one item are stacked the same way (an ``"other_video"`` view may come from
+a video of another size). A batch whose clips share one size is stacked exactly as before.
+
 RAM cache. ``cache=True`` keeps each decoded **full video** (uint8, after ``resize``) in
 memory after its first read, which goes through the real decoder. Only sensible for small
 data such as the embedded benchmark. Each worker process has its own cache (so memory is
@@ -49,6 +58,7 @@ caches survive across epochs.
 """
 from __future__ import annotations
 
+import math
 import os
 import random
 import warnings
@@ -84,6 +94,7 @@ __all__ = [
     "ClipBatch",
     "ClipDataset",
     "collate_clips",
+    "stack_clips",
     "SeededSampler",
     "ClipLoader",
     "build_loader",
@@ -141,22 +152,78 @@ class ClipSampler:
 
 class ClipSample(NamedTuple):
     """One item: ``clip`` uint8 ``(C, T, H, W)`` or ``(N, C, T, H, W)``, the label and the
-    index of the video actually loaded, and the paths skipped to get it (``on_error="skip"``)."""
+    index of the video actually loaded, the paths skipped to get it (``on_error="skip"``), and
+    ``sizes``: the valid ``(H, W)`` of each clip, ``(N, 2)`` int64, when the clips of a stack
+    were padded to one size (``None``: every clip fills the frame)."""
 
     clip: Tensor
     label: int
     index: int
     skipped: tuple[str, ...] = ()
+    sizes: Tensor | None = None
 
 
 class ClipBatch(NamedTuple):
-    """A collated batch: ``clips`` uint8 ``(B, ...)``, ``labels``/``indices`` int64 ``(B,)``,
-    ``skipped``: the bad paths met while building it."""
+    """A collated batch: ``clips`` uint8 ``(B, ..., C, T, H, W)``, ``labels``/``indices`` int64
+    ``(B,)``, ``skipped``: the bad paths met while building it, and ``sizes``: the valid
+    ``(H, W)`` of every clip, int64 ``(B, ..., 2)`` on the CPU (``H, W`` everywhere unless the
+    batch mixes frame sizes and was padded; pass it to the augmentation)."""
 
     clips: Tensor
     labels: Tensor
     indices: Tensor
     skipped: list[str]
+    sizes: Tensor | None = None
+
+
+def _full_sizes(clip: Tensor) -> Tensor:
+    """``(..., C, T, H, W)`` -> ``(..., 2)`` int64 filled with ``(H, W)``."""
+    return torch.tensor(clip.shape[-2:], dtype=torch.int64).expand(*clip.shape[:-4], 2)
+
+
+def _empty_like_batch(first: Tensor, shape: tuple[int, ...], collate: bool) -> Tensor:
+    """An uninitialised uint8 batch buffer; in a loader worker it lives in shared memory (as
+    ``default_collate``'s), so the batch reaches the main process without another copy."""
+    if collate and get_worker_info() is not None:
+        numel = math.prod(shape)
+        storage = first._typed_storage()._new_shared(numel, device=first.device)
+        return first.new(storage).resize_(*shape)
+    return torch.empty(shape, dtype=first.dtype)
+
+
+def stack_clips(clips: Sequence[Tensor], sizes: Sequence[Tensor | None] | None = None, *,
+                collate: bool = False) -> tuple[Tensor, Tensor]:
+    """Stack clips ``(..., C, T, H_i, W_i)`` into ``(N, ..., C, T, H, W)`` and their valid
+    sizes into ``(N, ..., 2)`` int64 (the one stacking path of items and batches).
+
+    Clips of one shape are stacked as they are. Clips of several frame sizes are padded to
+    the largest ``H`` and ``W``: each in the top-left corner, its last row and column repeated
+    into the margin (edge padding: resampling near a clip's border then reads its own edge,
+    never zeros). ``sizes[i]``: the valid sizes already known for clip ``i`` (a padded stack),
+    ``None``: the clip fills its frame. ``collate``: building a loader batch (shared memory in
+    a worker; NumPy copies in the main process)."""
+    clips = list(clips)
+    given = list(sizes) if sizes is not None else [None] * len(clips)
+    valid = torch.stack([_full_sizes(c) if z is None else z for c, z in zip(clips, given)])  # (N, ..., 2)
+    shapes = {tuple(c.shape) for c in clips}
+    if len(shapes) == 1:
+        if collate:
+            return _stack_clips(clips), valid
+        return torch.stack(clips), valid
+    lead = {tuple(c.shape[:-2]) for c in clips}
+    if len(lead) != 1:
+        raise ValueError(f"cannot stack clips of shapes {sorted(shapes)}: only the frame size (H, W) may differ "
+                         "(the same number of views, channels and frames is needed)")
+    H, W = max(c.shape[-2] for c in clips), max(c.shape[-1] for c in clips)
+    out = _empty_like_batch(clips[0], (len(clips), *next(iter(lead)), H, W), collate)
+    dst_all = out.numpy()  # NumPy copies: single-threaded, no intra-op stalls on busy cores
+    for dst, clip in zip(dst_all, clips):
+        src = clip.numpy()
+        h, w = src.shape[-2:]
+        dst[..., :h, :w] = src
+        dst[..., :h, w:] = src[..., :, w - 1 : w]  # repeat the last column
+        dst[..., h:, :] = dst[..., h - 1 : h, :]  # then the last row (corner included)
+    return out, valid
 
 
 def _stack_clips(clips: list[Tensor]) -> Tensor:
@@ -168,12 +235,15 @@ def _stack_clips(clips: list[Tensor]) -> Tensor:
 
 
 def collate_clips(batch: Sequence[ClipSample]) -> ClipBatch:
-    """Stack samples into a :class:`ClipBatch` (concatenating their ``skipped`` paths)."""
+    """Stack samples into a :class:`ClipBatch` (concatenating their ``skipped`` paths); clips
+    of several frame sizes are padded, see :func:`stack_clips`."""
+    clips, sizes = stack_clips([s.clip for s in batch], [s.sizes for s in batch], collate=True)
     return ClipBatch(
-        clips=_stack_clips([s.clip for s in batch]),
+        clips=clips,
         labels=torch.tensor([s.label for s in batch], dtype=torch.int64),
         indices=torch.tensor([s.index for s in batch], dtype=torch.int64),
         skipped=[p for s in batch for p in s.skipped],
+        sizes=sizes,
     )
 
 
@@ -196,7 +266,8 @@ class ClipDataset(Dataset):
         cache: keep decoded full videos in RAM (per process).
         max_replacements: how many bad items in a row ``"skip"`` tolerates before raising.
         transform: optional ``transform(clip, generator=g)`` applied to each item in the
-            worker, with a generator seeded from the item's key. Leave it ``None`` when
+            worker, with a generator seeded from the item's key (plus ``sizes=`` when the
+            item's views were padded to one frame size, as :class:`VideoAugment` accepts). Leave it ``None`` when
             training on a GPU (augment the batch there, :mod:`tbe_lib.augment.video`); it is
             for CPU-only runs, where augmenting in the workers spreads the work over cores.
     """
@@ -339,13 +410,14 @@ class ClipDataset(Dataset):
                 raise _BadRecord(index, path, e) from None
         raise AssertionError("unreachable")
 
-    def _load(self, index: int, rng: np.random.Generator) -> Tensor:
+    def _load(self, index: int, rng: np.random.Generator) -> tuple[Tensor, Tensor | None]:
+        """The item's clip(s) and, when its views were padded to one size, their sizes."""
         views = self.sampler.views
         clips = self._clips_of(index, rng, other_time="other_time" in views)  # (N, C, T, H, W)
         if not self.sampler.stacked:
-            return clips[0]
+            return clips[0], None
         if self.sampler.num_clips > 1:
-            return clips
+            return clips, None
         out = []
         for v in views:
             if v in ("anchor", "same_frames"):
@@ -355,14 +427,11 @@ class ClipDataset(Dataset):
             else:  # other_video
                 j = int(rng.integers(0, len(self) - 1))
                 j += j >= index
-                other = self._clips_of(j, rng, other_time=False)[0]
-                if other.shape != clips[0].shape:
-                    raise ValueError(
-                        f"'other_video' clip of {self.path(j)} has shape {tuple(other.shape)} but the anchor "
-                        f"{self.path(index)} has {tuple(clips[0].shape)}; set resize= so that all videos share a size"
-                    )
-                out.append(other)
-        return torch.stack(out)  # (V, C, T, H, W)
+                out.append(self._clips_of(j, rng, other_time=False)[0])  # its frame size may differ
+        if len({tuple(c.shape) for c in out}) == 1:
+            return torch.stack(out), None  # (V, C, T, H, W)
+        stacked, sizes = stack_clips(out)  # padded (V, C, T, H, W), sizes (V, 2)
+        return stacked, sizes
 
     def __getitem__(self, key: int | tuple[int, object]) -> ClipSample:
         index, rng = self._key(key)
@@ -372,7 +441,7 @@ class ClipDataset(Dataset):
         skipped: list[str] = []
         for _ in range(self.max_replacements + 1):
             try:
-                clip = self._load(index, rng)
+                clip, sizes = self._load(index, rng)
             except _BadRecord as bad:
                 if self.on_error == "raise":
                     raise bad.error from None
@@ -382,8 +451,11 @@ class ClipDataset(Dataset):
                 continue
             if self.transform is not None:
                 g = torch.Generator().manual_seed(int(rng.integers(0, 2**63 - 1)))
-                clip = self.transform(clip, generator=g)
-            return ClipSample(clip, self.videos.records[index].label, index, tuple(skipped))
+                # padded views (an 'other_video' of another size): the transform gets their sizes
+                kw = {} if sizes is None else {"sizes": sizes}
+                clip = self.transform(clip, generator=g, **kw)
+                sizes = None
+            return ClipSample(clip, self.videos.records[index].label, index, tuple(skipped), sizes)
         raise RuntimeError(
             f"{self.max_replacements + 1} items in a row hit bad files (last: {skipped[-1]}); "
             f"bad files so far in this process: {len(self.bad_files)}. Check the list and the data root."

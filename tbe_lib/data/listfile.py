@@ -8,9 +8,16 @@ Two formats (documented in ``data_lists/README.md``):
 
 A list may start with header lines ``# key: value`` (``format``, ``template``, ``root``,
 ``dataset``, ``split``, ``classes``...). Lists without a header (like the paper's) are read
-too: two columns mean ``video``, three mean ``frames``. Paths are relative to ``root``
-(the header's, or the one passed to the reader, which wins); absolute paths are kept.
-Labels are 0-based integers.
+too: two columns mean ``video``, three mean ``frames``. Labels are 0-based integers.
+
+Where a listed path points (:meth:`VideoList.resolve`, the one rule every command uses:
+``tbe pretrain``/``finetune``/``retrieve``/``compare`` through the dataset, ``tbe data
+prepare`` for its inputs):
+
+1. an absolute path is kept as it is;
+2. a relative path is joined to the list's root, which is (:func:`list_root`) the root passed
+   to the reader (``--root``) if any, else the ``# root:`` header (itself relative to the
+   list's folder when it is a relative path), else the list's own folder.
 """
 from __future__ import annotations
 
@@ -19,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Literal
 
-__all__ = ["VideoRecord", "VideoList", "read_list", "write_list", "class_names", "ListFormatError"]
+__all__ = ["VideoRecord", "VideoList", "read_list", "write_list", "class_names", "list_root", "ListFormatError"]
 
 ListFormat = Literal["video", "frames"]
 DEFAULT_TEMPLATE = "img_{:05d}.jpg"
@@ -54,7 +61,9 @@ class VideoList:
         return len(self.records)
 
     def resolve(self, record: VideoRecord) -> Path:
-        """Absolute location of a record's video file or frame folder."""
+        """Location of a record's video file or frame folder: its path if absolute, else
+        joined to the list's :attr:`root` (see the module docstring). Every command reads
+        list entries through this method."""
         p = Path(record.path)
         if p.is_absolute() or self.root is None:
             return p
@@ -120,17 +129,27 @@ def read_list(
             raise ListFormatError(f"{path}:{lineno}: negative label in {raw!r}; labels are 0-based")
     if not records and not allow_empty:
         raise ListFormatError(f"{path}: the list is empty (no video lines); check the split or the builder's output")
-    root_path = Path(root) if root is not None else Path(meta["root"]) if "root" in meta else path.parent
-    if not root_path.is_absolute() and root is None and "root" in meta:
-        root_path = path.parent / root_path
     return VideoList(
         records=records,
         format=(fmt or meta.get("format") or "video"),  # type: ignore[arg-type]
-        root=root_path,
+        root=list_root(path, meta.get("root"), root),
         template=meta.get("template", DEFAULT_TEMPLATE),
         meta=meta,
         source=path,
     )
+
+
+def list_root(list_file: str | os.PathLike, header_root: str | None = None,
+              root: str | os.PathLike | None = None) -> Path:
+    """The folder a list's relative paths are joined to: ``root`` when given (e.g. ``--root``,
+    relative to the working directory), else the header's ``# root:`` (relative to the list's
+    folder when not absolute), else the list's folder."""
+    if root is not None:
+        return Path(root)
+    folder = Path(list_file).parent
+    if header_root:
+        return folder / header_root  # an absolute header root replaces the folder
+    return folder
 
 
 def write_list(

@@ -50,6 +50,9 @@ DATASETS: dict[str, DatasetInfo] = {
                               description="HMDB51-STA: <root>/<class>/<video>, HMDB51 split files optional"),
     "actor_hmdb51": DatasetInfo(("video", "frames"), 3, needs_annotations=False,
                                 description="Actor-HMDB51: <root>/<class>/<video>, HMDB51 split files optional"),
+    "folder": DatasetInfo(("video", "frames"), 1, needs_annotations=False,
+                          description="any videos laid out as <root>/<class>/<video>: one 'all' list, labels = "
+                                      "class folders sorted"),
 }
 
 
@@ -98,6 +101,7 @@ def build_lists(
     ann_path = Path(annotations) if annotations is not None else None
     root = Path(root)
     from tbe_lib.data.builders import diving48, hmdb51, kinetics, sth, ucf101
+    from tbe_lib.data.builders._common import class_folders
 
     if dataset == "ucf101":
         ann = ucf101.build(ann_path, split=split)
@@ -111,6 +115,10 @@ def build_lists(
         ann = sth.build_v1(ann_path)
     elif dataset == "sth_v2":
         ann = sth.build_v2(ann_path)
+    elif dataset == "folder":
+        if ann_path is not None:
+            raise ListBuildError("folder: takes no annotation files; the class is the video's top-level folder under --root")
+        ann = class_folders(root, format=format, dataset=dataset)
     else:  # hmdb51_sta, actor_hmdb51
         ann = hmdb51.build_folder(root, ann_path, split=split, format=format, dataset=dataset)
     has_split = info.splits > 1 and "all" not in ann.subsets

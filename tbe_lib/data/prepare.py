@@ -31,7 +31,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
 
-from tbe_lib.data.listfile import DEFAULT_TEMPLATE, VideoRecord, read_list, write_list
+from tbe_lib.data.listfile import DEFAULT_TEMPLATE, VideoList, VideoRecord, read_list, write_list
 
 __all__ = ["PrepareError", "PrepareOptions", "PrepareResult", "prepare", "reencode_video", "extract_frames",
            "default_codec", "add_cli"]
@@ -243,21 +243,43 @@ def _job(src: str, dst: str, options: PrepareOptions) -> tuple[str, int | None, 
 
 
 # --------------------------------------------------------------------------- a dataset
-def _inputs(src: Path, root: str | os.PathLike | None, glob: str | None) -> tuple[list[VideoRecord], Path, dict[str, str]]:
-    """Records (paths relative to the input root), the input root and the header meta."""
+def _output_names(lst: VideoList) -> list[str]:
+    """Where each input of a list is mirrored under the output root: a relative entry keeps its
+    path; an absolute one its path relative to the list's root when inside it, else relative
+    to the folder that all such absolute entries share."""
+    base = lst.root.resolve() if lst.root is not None else None
+    outside = [Path(r.path) for r in lst.records
+               if Path(r.path).is_absolute() and not (base is not None and Path(r.path).is_relative_to(base))]
+    common = Path(os.path.commonpath(outside)) if outside else None
+    if common is not None and len(outside) == 1:
+        common = common.parent
+    names = []
+    for r in lst.records:
+        p = Path(r.path)
+        if not p.is_absolute():
+            names.append(str(p))
+        elif base is not None and p.is_relative_to(base):
+            names.append(str(p.relative_to(base)))
+        else:
+            names.append(str(p.relative_to(common)))  # type: ignore[arg-type]
+    return names
+
+
+def _inputs(src: Path, root: str | os.PathLike | None,
+            glob: str | None) -> tuple[list[VideoRecord], list[Path], dict[str, str], str]:
+    """Records (``path``: where the output goes, relative to the output root), the input file
+    of each (resolved as every command resolves list entries: :meth:`VideoList.resolve`), the
+    header meta, and a phrase saying where relative inputs are looked for (for errors)."""
     if src.is_file():
         if glob is not None:
             raise PrepareError(f"--glob is for a folder input, but {src} is a list file")
         lst = read_list(src, root)
         if lst.format != "video":
             raise PrepareError(f"{src}: a {lst.format} list; prepare re-encodes video files (a 'video' list)")
-        base = lst.root or src.parent
-        recs = []
-        for r in lst.records:
-            p = Path(r.path)
-            rel = p.relative_to(base) if p.is_absolute() and p.is_relative_to(base) else Path(p.name) if p.is_absolute() else p
-            recs.append(VideoRecord(str(rel), r.label))
-        return recs, base, dict(lst.meta)
+        recs = [VideoRecord(name, r.label) for name, r in zip(_output_names(lst), lst.records)]
+        where = (f"listed in {src}; relative paths are read from {lst.root} (the list's folder, its '# root:' "
+                 "header, or --root)")
+        return recs, [lst.resolve(r) for r in lst.records], dict(lst.meta), where
     if not src.is_dir():
         raise PrepareError(f"input {src} is neither a list file nor a folder")
     files = sorted(p for p in src.glob(glob or "**/*") if p.is_file() and (glob or p.suffix.lower() in _VIDEO_GLOB_EXTS))
@@ -270,7 +292,7 @@ def _inputs(src: Path, root: str | os.PathLike | None, glob: str | None) -> tupl
     meta = {"labels": "top-level folder, sorted"} if classes else {}
     if classes:
         meta["num_classes"] = str(len(classes))
-    return recs, src, meta
+    return recs, [src / r.path for r in recs], meta, f"found under {src}"
 
 
 def prepare(
@@ -319,7 +341,7 @@ def prepare(
     if options.codec not in av.codecs_available:
         raise PrepareError(f"codec {options.codec!r} is not available in PyAV's FFmpeg; use libx264 or mpeg4")
     src, out_root = Path(src), Path(out_root).resolve()
-    records, in_root, meta = _inputs(src, root, glob)
+    records, sources, meta, where = _inputs(src, root, glob)
     outs = [str(Path(r.path).with_suffix("" if frames else ".mp4")) for r in records]
     seen: dict[str, str] = {}
     for r, o in zip(records, outs):
@@ -334,7 +356,7 @@ def prepare(
         list_out = out_root / name
     list_out = Path(list_out)
 
-    jobs = [(str(in_root / r.path), str(out_root / o), options) for r, o in zip(records, outs)]
+    jobs = [(str(s), str(out_root / o), options) for s, o in zip(sources, outs)]
     results: list[tuple[str, int | None, str] | None] = [None] * len(jobs)
     from tqdm.auto import tqdm
 
@@ -347,6 +369,9 @@ def prepare(
         results[i] = res
         bar.update(1)
         if res[0] == "bad" and not skip_bad:
+            if not sources[i].is_file():
+                raise PrepareError(f"video file not found: {sources[i]} ({where}); fix the path or the root, "
+                                   "or pass --skip-bad to leave missing videos out")
             raise PrepareError(f"{res[2]}; fix or remove it, or pass --skip-bad to leave unreadable videos out")
 
     try:
@@ -371,10 +396,10 @@ def prepare(
 
     result = PrepareResult(list_path=list_out)
     kept: list[VideoRecord] = []
-    for r, o, res in zip(records, outs, results):
+    for r, o, res, source in zip(records, outs, results, sources):
         status, n, reason = res  # type: ignore[misc]
         if status == "bad":
-            result.bad.append((str(in_root / r.path), reason))
+            result.bad.append((str(source), reason))
             continue
         result.written += status == "written"
         result.skipped += status == "skipped"

@@ -26,6 +26,7 @@ __all__ = [
     "template_regex",
     "count_frames",
     "write_lists",
+    "class_folders",
     "VIDEO_EXTS",
     "COMMON_TEMPLATES",
 ]
@@ -172,6 +173,26 @@ def _detect_template(folder: Path) -> str:
             f"(it holds e.g. {names}); pass the frame name template with --template"
         )
     return best
+
+
+def class_folders(root: str | os.PathLike, *, format: ListFormat, dataset: str) -> Annotations:
+    """Every video (or frame folder) of a tree laid out as ``<root>/<class>/<video>``, in one
+    ``all`` subset; labels: the class folders' names sorted alphabetically (0-based)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ListBuildError(f"{dataset}: data root {root} is not a folder")
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not classes:
+        raise ListBuildError(f"{dataset}: no class folders in {root}; expected <root>/<class>/<video> "
+                             f"(videos: {', '.join(VIDEO_EXTS)})")
+    entries: list[Entry] = []
+    for label, cls in enumerate(classes):
+        for p in sorted((root / cls).iterdir()):
+            is_video = p.is_file() and p.suffix.lower() in VIDEO_EXTS
+            if (is_video and format == "video") or (p.is_dir() and format == "frames"):
+                entries.append(Entry((f"{cls}/{p.name}",), label, f"{cls}/{p.name}"))
+    return Annotations(classes=classes, subsets={"all": entries}, sources={"all": root},
+                       meta={"label_order": "class folder names sorted alphabetically"})
 
 
 def write_lists(

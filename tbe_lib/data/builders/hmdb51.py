@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ._common import VIDEO_EXTS, Annotations, Entry, ListBuildError
+from ._common import Annotations, Entry, ListBuildError, class_folders
 
 HINT = ("download the 'three splits' archive (test_train_splits.rar) from the HMDB51 page of the Serre lab "
         "(Brown University) and pass the extracted testTrainMulti_7030_splits folder as --annotations")
@@ -80,18 +80,5 @@ def build_folder(root: Path, annotations: Path | None, *, split: int | None, for
     """A background-debiased HMDB51 variant laid out as ``<root>/<class>/<video>``."""
     if annotations is not None:
         return build(annotations, split=split or 1, dataset=dataset)
-    root = Path(root)
-    if not root.is_dir():
-        raise ListBuildError(f"{dataset}: data root {root} is not a folder")
-    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-    if not classes:
-        raise ListBuildError(f"{dataset}: no class folders in {root}; expected <root>/<class>/<video>")
-    entries: list[Entry] = []
-    for label, cls in enumerate(classes):
-        for p in sorted((root / cls).iterdir()):
-            is_video = p.is_file() and p.suffix.lower() in VIDEO_EXTS
-            if (is_video and format == "video") or (p.is_dir() and format == "frames"):
-                entries.append(Entry((f"{cls}/{p.name}",), label, f"{cls}/{p.name}"))
-    return Annotations(classes=classes, subsets={"all": entries}, sources={"all": root},
-                       meta={"label_order": "class folder names sorted alphabetically"})
+    return class_folders(root, format=format, dataset=dataset)
 
