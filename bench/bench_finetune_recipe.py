@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from tbe_lib.finetune import FinetuneConfig, finetune
-from tbe_lib.pretrain import DataConfig, OptimConfig
+from tbe_lib.config import DataConfig, OptimConfig
 from tbe_lib.train import LoopConfig
 
 RECIPES = {

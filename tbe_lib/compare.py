@@ -148,7 +148,7 @@ class CompareConfig:
         bad = [r for r in self.rows if r not in all_rows()]
         if bad:
             raise ValueError(f"unknown rows {bad}; choose from {all_rows()}")
-        from .pretrain import OPTIMIZERS
+        from .config import OPTIMIZERS
 
         if self.finetune_optimizer not in OPTIMIZERS:
             raise ValueError(f"finetune_optimizer must be one of {OPTIMIZERS}, got {self.finetune_optimizer!r}")
@@ -205,7 +205,7 @@ def ensure_data(cfg: CompareConfig, camera: str, progress: bool = False) -> Path
 
 def list_for(cfg: CompareConfig, camera: str, split: str) -> Path:
     """The list file of ``split`` for a condition (benchmark folder, list folder or template)."""
-    from .pretrain import resolve_list
+    from .data.listfile import resolve_list
 
     return resolve_list(synth_dir(cfg, camera), split)
 
@@ -218,7 +218,7 @@ def class_names_for(cfg: CompareConfig, camera: str) -> list[str] | None:
 
 
 def _data(cfg: CompareConfig, camera: str, split: str, *, finetune: bool = False):
-    from .pretrain import DataConfig
+    from .config import DataConfig
 
     frames, stride, size = (cfg.ft_frames, cfg.ft_stride, cfg.ft_size) if finetune else (cfg.frames, cfg.stride, cfg.size)
     return DataConfig(source=str(synth_dir(cfg, camera)), split=split, root=cfg.roots.get(camera), frames=frames,
@@ -230,7 +230,8 @@ def pretrain_config(cfg: CompareConfig, camera: str, seed: int, row: str):
     """The :class:`~tbe_lib.pretrain.PretrainConfig` of one SSL row (for a condition listed in
     ``pretrain_from``: the run of the condition it reuses)."""
     from .methods import MethodConfig
-    from .pretrain import OptimConfig, PretrainConfig
+    from .config import OptimConfig
+    from .pretrain import PretrainConfig
     from .train import LoopConfig
 
     camera = cfg.pretrain_from.get(camera, camera)
@@ -254,7 +255,7 @@ def encoder_path(cfg: CompareConfig, camera: str, seed: int, row: str) -> Path:
 def finetune_config(cfg: CompareConfig, camera: str, seed: int, row: str):
     """The :class:`~tbe_lib.finetune.FinetuneConfig` of one row (``sup_biased`` is ``random``'s run)."""
     from .finetune import FinetuneConfig
-    from .pretrain import OptimConfig
+    from .config import OptimConfig
     from .train import LoopConfig
 
     base = Path(cfg.out_dir) / camera / f"seed{seed}"

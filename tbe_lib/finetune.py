@@ -36,7 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .pretrain import OPTIMIZERS, DataConfig, OptimConfig, build_optimizer, flip_for, resolve_list
+from .config import OPTIMIZERS, DataConfig, OptimConfig, build_optimizer, flip_for
+from .data.listfile import resolve_list
 from .train import LoopConfig
 
 __all__ = ["FinetuneConfig", "FinetuneResult", "Classifier", "finetune", "evaluate_splits", "add_cli"]

@@ -13,73 +13,18 @@ with cosine decay); every one of them is a parameter.
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import torch
 
+from .config import OPTIMIZERS, DataConfig, OptimConfig, build_optimizer, flip_for
+from .data.listfile import resolve_list
 from .methods import METHODS, MethodConfig
 from .train import LoopConfig
 
-__all__ = ["DataConfig", "OptimConfig", "OPTIMIZERS", "build_optimizer", "PretrainConfig", "PretrainResult", "pretrain", "resolve_list", "add_cli"]
-
-
-@dataclass
-class DataConfig:
-    """Where the videos are and how clips are cut and augmented.
-
-    ``source``: a list file, or a folder made by ``tbe data synth`` (its ``lists/<split>.txt``
-    is used)."""
-
-    source: str = "data/synth"
-    split: str = "pretrain"
-    root: str | None = None
-    frames: int = 8
-    stride: int = 1
-    size: int = 32  # crop size fed to the network
-    resize: int | None = None  # short side after decoding (None: native)
-    crop_scale: tuple[float, float] = (0.3, 1.0)
-    flip: bool = True
-    jitter: tuple[float, float, float, float] | None = (0.4, 0.4, 0.4, 0.1)
-    jitter_p: float = 0.8
-    gray_p: float = 0.2
-    workers: int = 2
-    cache: bool = True
-    on_error: str = "raise"
-
-
-OPTIMIZERS = ("sgd", "adamw")
-
-
-@dataclass
-class OptimConfig:
-    """The optimiser and its per-step schedule (warm-up, then cosine, step or constant).
-
-    ``name="sgd"`` (the paper's): SGD with ``momentum`` and L2 ``weight_decay``.
-    ``name="adamw"``: AdamW (default betas) with decoupled ``weight_decay`` (typical values
-    are larger, e.g. 0.05); ``momentum`` is unused."""
-
-    lr: float = 0.03
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    schedule: str = "cosine"
-    warmup_steps: int = 0
-    milestones: tuple[int, ...] = ()
-    gamma: float = 0.1
-    name: str = "sgd"
-
-    def __post_init__(self) -> None:
-        if self.name not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.name!r}")
-
-
-def build_optimizer(params: Iterable[torch.nn.Parameter], cfg: OptimConfig) -> torch.optim.Optimizer:
-    """The optimiser ``cfg`` names over ``params`` (see :class:`OptimConfig`)."""
-    if cfg.name == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+__all__ = ["PretrainConfig", "PretrainResult", "pretrain", "add_cli"]
 
 
 @dataclass
@@ -97,31 +42,6 @@ class PretrainConfig:
     loop: LoopConfig = field(default_factory=LoopConfig)
 
 
-def resolve_list(source: str | os.PathLike, split: str) -> Path:
-    """A list file: ``source`` itself; ``source`` with ``{split}`` filled in, for a list
-    *template* naming every split of a real dataset (e.g.
-    ``data_lists/ucf101/ucf101_video_{split}_split1.txt``, as ``tbe data lists`` names them);
-    or ``source/lists/<split>.txt`` for a benchmark folder."""
-    text = os.fspath(source)
-    if "{split}" in text:
-        p = Path(text.replace("{split}", split))
-        if not p.is_file():
-            raise FileNotFoundError(f"no {split!r} list: {p} (from the template {text}) does not exist; build the "
-                                    "lists with 'tbe data lists DATASET --annotations ... --root ...' (data_lists/README.md)")
-        return p
-    p = Path(source)
-    if p.is_dir():
-        lst = p / "lists" / f"{split}.txt"
-        if not lst.is_file():
-            raise FileNotFoundError(f"{p} has no list {lst.relative_to(p)}; is it a folder made by 'tbe data synth'? "
-                                    f"Available: {sorted(x.name for x in (p / 'lists').glob('*.txt')) if (p / 'lists').is_dir() else 'none'}")
-        return lst
-    if not p.exists():
-        raise FileNotFoundError(f"data not found: {p}. Build the embedded benchmark with "
-                                f"'tbe data synth --out {p}' or pass a list file (see data_lists/README.md)")
-    return p
-
-
 @dataclass
 class PretrainResult:
     """What :func:`pretrain` returns: the run directory, the trained method module and the
@@ -131,17 +51,6 @@ class PretrainResult:
     method: torch.nn.Module
     metrics: dict[str, float]
     step: int
-
-
-def flip_for(source: str | os.PathLike, choice: str = "auto") -> bool:
-    """Whether horizontal flips are safe: ``"on"``/``"off"`` as given; ``"auto"`` is off for a
-    folder made by ``tbe data synth`` (its classes are directions: a flip swaps left/right and
-    clockwise/counter-clockwise) and on otherwise (the usual choice on real datasets)."""
-    if choice not in ("auto", "on", "off"):
-        raise ValueError(f"flip must be 'auto', 'on' or 'off', got {choice!r}")
-    if choice != "auto":
-        return choice == "on"
-    return not (Path(source) / "manifest.json").is_file()
 
 
 def _check_meta(cfg: PretrainConfig, encoder_arch: dict[str, Any]) -> dict[str, Any]:

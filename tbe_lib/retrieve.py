@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from .pretrain import resolve_list
+from .data.listfile import resolve_list
 
 __all__ = ["RetrievalConfig", "retrieve", "load_model_for_features", "add_cli"]
 

@@ -106,7 +106,7 @@ def test_list_templates_and_pretrain_from(tmp_path):
     import pytest
 
     from tbe_lib.compare import encoder_path, finetune_config, list_for
-    from tbe_lib.pretrain import resolve_list
+    from tbe_lib.data.listfile import resolve_list
 
     (tmp_path / "ds").mkdir()
     for split in ("train", "test"):

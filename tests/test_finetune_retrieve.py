@@ -10,7 +10,8 @@ import torch
 
 from tbe_lib.finetune import FinetuneConfig, finetune
 from tbe_lib.methods import MethodConfig
-from tbe_lib.pretrain import DataConfig, OptimConfig, PretrainConfig, pretrain
+from tbe_lib.config import DataConfig, OptimConfig
+from tbe_lib.pretrain import PretrainConfig, pretrain
 from tbe_lib.retrieve import RetrievalConfig, retrieve
 from tbe_lib.train import LoopConfig
 from tbe_lib.utils import safe_load
@@ -121,7 +122,7 @@ def test_retrieval_pipeline_and_feature_cache(tmp_path, smoke_bench, encoder_ckp
 
 def test_flips_are_off_by_default_on_the_embedded_benchmark(tmp_path, smoke_bench):
     """Its classes are directions: a horizontal flip would swap translate_left/right labels."""
-    from tbe_lib.pretrain import flip_for
+    from tbe_lib.config import flip_for
 
     assert flip_for(smoke_bench) is False
     assert flip_for(tmp_path / "ucf101_train.txt") is True
@@ -140,7 +141,7 @@ def test_optimizer_choice_and_config_changes(tmp_path):
 
     from tbe_lib.compare import config_changes
     from tbe_lib.finetune import FinetuneConfig
-    from tbe_lib.pretrain import OptimConfig, build_optimizer
+    from tbe_lib.config import OptimConfig, build_optimizer
     from tbe_lib.train.rundir import to_jsonable
 
     params = [torch.nn.Parameter(torch.zeros(2))]

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from tbe_lib.methods import MethodConfig
-from tbe_lib.pretrain import DataConfig, OptimConfig, PretrainConfig, pretrain
+from tbe_lib.config import DataConfig, OptimConfig
+from tbe_lib.pretrain import PretrainConfig, pretrain
 from tbe_lib.train import IncompatibleCheckpoint, LoopConfig, TrainingDiverged, read_metrics
 from tbe_lib.utils import safe_load
 

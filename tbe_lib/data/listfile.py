@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Literal
 
-__all__ = ["VideoRecord", "VideoList", "read_list", "write_list", "class_names", "list_root", "ListFormatError"]
+__all__ = ["resolve_list", "VideoRecord", "VideoList", "read_list", "write_list", "class_names", "list_root", "ListFormatError"]
 
 ListFormat = Literal["video", "frames"]
 DEFAULT_TEMPLATE = "img_{:05d}.jpg"
@@ -197,3 +197,28 @@ def class_names(path: str | os.PathLike) -> list[str] | None:
         return meta["classes"].split(",")
     f = path.parent / meta.get("classes", "classes.txt")
     return [c for c in f.read_text().splitlines() if c] if f.is_file() else None
+
+
+def resolve_list(source: str | os.PathLike, split: str) -> Path:
+    """A list file: ``source`` itself; ``source`` with ``{split}`` filled in, for a list
+    *template* naming every split of a real dataset (e.g.
+    ``data_lists/ucf101/ucf101_video_{split}_split1.txt``, as ``tbe data lists`` names them);
+    or ``source/lists/<split>.txt`` for a benchmark folder."""
+    text = os.fspath(source)
+    if "{split}" in text:
+        p = Path(text.replace("{split}", split))
+        if not p.is_file():
+            raise FileNotFoundError(f"no {split!r} list: {p} (from the template {text}) does not exist; build the "
+                                    "lists with 'tbe data lists DATASET --annotations ... --root ...' (data_lists/README.md)")
+        return p
+    p = Path(source)
+    if p.is_dir():
+        lst = p / "lists" / f"{split}.txt"
+        if not lst.is_file():
+            raise FileNotFoundError(f"{p} has no list {lst.relative_to(p)}; is it a folder made by 'tbe data synth'? "
+                                    f"Available: {sorted(x.name for x in (p / 'lists').glob('*.txt')) if (p / 'lists').is_dir() else 'none'}")
+        return lst
+    if not p.exists():
+        raise FileNotFoundError(f"data not found: {p}. Build the embedded benchmark with "
+                                f"'tbe data synth --out {p}' or pass a list file (see data_lists/README.md)")
+    return p
