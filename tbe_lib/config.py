@@ -21,7 +21,10 @@ class DataConfig:
     """Where the videos are and how clips are cut and augmented.
 
     ``source``: a list file, or a folder made by ``tbe data synth`` (its ``lists/<split>.txt``
-    is used)."""
+    is used). ``on_error``: ``"raise"`` at the first unreadable video, or ``"skip"`` it (the
+    item is replaced by another video; the skipped clips are counted per epoch in
+    ``metrics.jsonl`` and the files named in a warning); ``skip_limit``: with ``"skip"``, the
+    run stops once more than this fraction of the videos turned out unreadable."""
 
     source: str = "data/synth"
     split: str = "pretrain"
@@ -38,6 +41,7 @@ class DataConfig:
     workers: int = 2
     cache: bool = True
     on_error: str = "raise"
+    skip_limit: float = 0.05
 
 
 OPTIMIZERS = ("sgd", "adamw")

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import OPTIMIZERS, DataConfig, OptimConfig, build_optimizer, flip_for
+from .config import OPTIMIZERS, DataConfig, OptimConfig, flip_for
 from .data.listfile import resolve_list
 from .train import LoopConfig
 
@@ -185,19 +185,14 @@ def finetune(cfg: FinetuneConfig, *, resume: bool = False) -> FinetuneResult:
     evaluate it; returns the run directory, the model and the per-split results."""
     from . import distributed as D
     from .augment.video import VideoAugment
-    from .data.dataset import ClipDataset, ClipSampler, collate_clips
+    from .data.dataset import ClipSampler
     from .data.listfile import read_list
     from .models import build_model, load_weights
-    from .train import RunDir, Trainer, build_scheduler
-    from .train.sampler import StepSampler
-    from .utils import atomic_save, device_generator, seed_everything
+    from .train.setup import build_trainer, start_run, training_dataset
+    from .utils import atomic_save
 
-    device = D.init_from_env(cfg.device)
-    seed_everything(cfg.loop.seed, deterministic=cfg.loop.deterministic)
-    run = RunDir(cfg.run_dir, main=D.is_main())
-    if run.last_checkpoint.exists() and not resume:
-        raise FileExistsError(f"{run.last_checkpoint} exists: pass --resume to continue that run, "
-                              "or choose another --run-dir (nothing was overwritten)")
+    ctx = start_run(run_dir=cfg.run_dir, device=cfg.device, loop=cfg.loop, resume=resume)
+    device, run = ctx.device, ctx.run
     train_list = resolve_list(cfg.data.source, cfg.data.split)
     test_lists = {s: resolve_list(cfg.data.source, s) for s in cfg.test_splits}
     num_classes = read_list(train_list).num_classes
@@ -213,57 +208,33 @@ def finetune(cfg: FinetuneConfig, *, resume: bool = False) -> FinetuneResult:
         load_report = load_weights(model, cfg.init, load_head=False)
         if load_report.missing:
             raise ValueError(f"{cfg.init} leaves backbone weights missing: {load_report.missing[:5]}")
-    clf = Classifier(model, frozen=cfg.freeze).to(device)
-    if cfg.loop.channels_last:
-        clf = clf.to(memory_format=torch.channels_last_3d)
+    clf = Classifier(model, frozen=cfg.freeze).to(device, memory_format=ctx.memory_format)
 
-    dataset = ClipDataset(train_list, ClipSampler(frames=cfg.data.frames, stride=cfg.data.stride, mode="random"),
-                          root=cfg.data.root, resize=cfg.data.resize, cache=cfg.data.cache,
-                          on_error=cfg.data.on_error)  # type: ignore[arg-type]
+    dataset = training_dataset(cfg.data, train_list, ClipSampler(frames=cfg.data.frames, stride=cfg.data.stride,
+                                                                 mode="random"))
     steps_per_epoch = len(dataset) // (cfg.batch_size * D.world_size())
     if steps_per_epoch < 1:
         raise ValueError(f"{train_list} has {len(dataset)} videos, fewer than one batch of {cfg.batch_size}")
     cfg.loop.steps = cfg.epochs * steps_per_epoch
-    params = [p for p in clf.parameters() if p.requires_grad]
-    optimizer = build_optimizer(params, cfg.optim)
     # warm-up for at most half the run, so that a short run (1 epoch) still decays
     warmup_steps = min(cfg.optim.warmup_steps + round(cfg.warmup_epochs * steps_per_epoch), cfg.loop.steps // 2)
-    scheduler = build_scheduler(optimizer, cfg.loop.steps, kind=cfg.optim.schedule,  # type: ignore[arg-type]
-                                warmup_steps=warmup_steps,
-                                milestones=[m * steps_per_epoch for m in cfg.optim.milestones], gamma=cfg.optim.gamma)
-    augment = VideoAugment(cfg.data.size, scale=cfg.data.crop_scale, flip=cfg.data.flip, jitter=cfg.data.jitter,
-                           jitter_p=cfg.data.jitter_p, gray_p=cfg.data.gray_p)
-    gen = device_generator(cfg.loop.seed * 1000 + D.rank(), device)
     meta = {"task": "linear_probe" if cfg.freeze else "finetune", "arch": model.arch}
-    trainer = Trainer(clf, optimizer, scheduler, run, cfg.loop, device=device, meta=meta,
-                      generators={"augment": gen}, desc="probe" if cfg.freeze else "finetune")
-    if resume and run.last_checkpoint.exists():
-        trainer.resume()
-    run.write_json("config.json", cfg)
-    run.write_environment(device, D.world_size())
+    trainer = build_trainer(ctx, clf, optim=cfg.optim, loop=cfg.loop, meta=meta,
+                            desc="probe" if cfg.freeze else "finetune", resume=resume, config=cfg,
+                            warmup_steps=warmup_steps, milestones=[m * steps_per_epoch for m in cfg.optim.milestones])
     if load_report is not None:
         run.write_json("init.json", {"init": cfg.init, "loaded": len(load_report.loaded),
                                      "skipped": load_report.skipped, "missing": load_report.missing})
-
-    def batches(start_step: int):
-        sampler = StepSampler(len(dataset), cfg.batch_size, seed=cfg.loop.seed, start_step=start_step,
-                              rank=D.rank(), world_size=D.world_size())
-        return iter(torch.utils.data.DataLoader(
-            dataset, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.data.workers,
-            collate_fn=collate_clips, pin_memory=device.type == "cuda", persistent_workers=cfg.data.workers > 0,
-            generator=torch.Generator().manual_seed(cfg.loop.seed + start_step)))
-
-    mf = torch.channels_last_3d if cfg.loop.channels_last else torch.contiguous_format
+    augment = VideoAugment(cfg.data.size, scale=cfg.data.crop_scale, flip=cfg.data.flip, jitter=cfg.data.jitter,
+                           jitter_p=cfg.data.jitter_p, gray_p=cfg.data.gray_p)
 
     def step_fn(model_, batch, step):
-        clips = batch.clips.to(device, non_blocking=True)  # (B, C, T, H, W) uint8, padded if sizes differ
-        with torch.autocast(device.type, enabled=False):
-            x = augment(clips, generator=gen, sizes=batch.sizes).contiguous(memory_format=mf)
-        logits = model_(x)
+        x = ctx.augment(augment, batch).contiguous(memory_format=ctx.memory_format)  # (B, C, T, h, w)
+        logits = model_(x)  # (B, classes)
         labels = batch.labels.to(device)
         loss = F.cross_entropy(logits.float(), labels)
         acc = (logits.argmax(1) == labels).float().mean()
-        return loss, {"train_acc": acc}, clips.shape[0]
+        return loss, {"train_acc": acc}, x.shape[0]
 
     # Epoch-end selection (only when asked: evaluation costs time).
     selection_lists = {"val": {"val": val_list}, "best_on_test": test_lists}.get(cfg.select)
@@ -280,7 +251,7 @@ def finetune(cfg: FinetuneConfig, *, resume: bool = False) -> FinetuneResult:
         if score > best["score"]:
             best.update(score=score, epoch=step // steps_per_epoch, state=copy.deepcopy(clf.state_dict()))
 
-    trainer.fit(batches, step_fn, callback=on_step)
+    trainer.fit(ctx.batches(dataset, cfg.batch_size, cfg.data), step_fn, callback=on_step)
     if best["state"] is not None:
         clf.load_state_dict(best["state"])
     results = evaluate_splits(clf, test_lists, cfg, device, out_dir=run.path / "eval" if run.main else None,

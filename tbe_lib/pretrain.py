@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import torch
 
-from .config import OPTIMIZERS, DataConfig, OptimConfig, build_optimizer, flip_for
+from .config import OPTIMIZERS, DataConfig, OptimConfig, flip_for
 from .data.listfile import resolve_list
 from .methods import METHODS, MethodConfig
 from .train import LoopConfig
@@ -61,84 +61,40 @@ def pretrain(cfg: PretrainConfig, *, resume: bool = False) -> PretrainResult:
     """Run pretraining; returns the run directory (with ``encoder.pt``), the method and metrics.
 
     ``resume=True`` continues from ``RUN/checkpoints/last.pt`` when it exists (refusing a
-    checkpoint from another method or architecture)."""
+    checkpoint from another method or architecture). The set-up is the one every training
+    stage shares (:mod:`tbe_lib.train.setup`); what is pretraining's own is the method."""
     from . import distributed as D
     from .augment.video import VideoAugment
-    from .data.dataset import ClipDataset, ClipSampler, collate_clips
+    from .data.dataset import ClipSampler
     from .methods import build_method
     from .models import checkpoint_dict
-    from .train import RunDir, Trainer, build_scheduler
-    from .train.sampler import StepSampler
-    from .utils import atomic_save, device_generator, seed_everything
+    from .train.setup import build_trainer, start_run, training_dataset
+    from .utils import atomic_save
 
-    device = D.init_from_env(cfg.device)
-    seed_everything(cfg.loop.seed, deterministic=cfg.loop.deterministic)
-    run = RunDir(cfg.run_dir, main=D.is_main())
-    ckpt_exists = run.last_checkpoint.exists()
-    if ckpt_exists and not resume:
-        raise FileExistsError(f"{run.last_checkpoint} exists: pass --resume to continue that run, "
-                              "or choose another --run-dir (nothing was overwritten)")
-
-    list_path = resolve_list(cfg.data.source, cfg.data.split)
-    dataset = ClipDataset(
-        list_path,
-        ClipSampler(frames=cfg.data.frames, stride=cfg.data.stride, mode="random", views=cfg.method.views),
-        root=cfg.data.root, resize=cfg.data.resize, cache=cfg.data.cache, on_error=cfg.data.on_error,  # type: ignore[arg-type]
-    )
-    if len(dataset) == 0:
-        raise ValueError(f"{list_path} lists no videos; nothing to pretrain on")
-
-    method = build_method(cfg.backbone, cfg.method, **cfg.backbone_kwargs).to(device)
-    if cfg.loop.channels_last:
-        method = method.to(memory_format=torch.channels_last_3d)
-    params = [p for p in method.parameters() if p.requires_grad]
-    optimizer = build_optimizer(params, cfg.optim)
-    scheduler = build_scheduler(optimizer, cfg.loop.steps, kind=cfg.optim.schedule,  # type: ignore[arg-type]
-                                warmup_steps=cfg.optim.warmup_steps, milestones=cfg.optim.milestones, gamma=cfg.optim.gamma)
+    ctx = start_run(run_dir=cfg.run_dir, device=cfg.device, loop=cfg.loop, resume=resume)
+    sampler = ClipSampler(frames=cfg.data.frames, stride=cfg.data.stride, mode="random", views=cfg.method.views)
+    dataset = training_dataset(cfg.data, resolve_list(cfg.data.source, cfg.data.split), sampler)
+    method = build_method(cfg.backbone, cfg.method, **cfg.backbone_kwargs).to(ctx.device, memory_format=ctx.memory_format)
+    encoder = method.encoder  # what finetuning starts from (encoder.pt)
+    trainer = build_trainer(ctx, method, optim=cfg.optim, loop=cfg.loop, meta=_check_meta(cfg, encoder.arch),
+                            desc=f"pretrain {cfg.method.method}", resume=resume, config=cfg)
     augment = VideoAugment(cfg.data.size, scale=cfg.data.crop_scale, flip=cfg.data.flip, jitter=cfg.data.jitter,
                            jitter_p=cfg.data.jitter_p, gray_p=cfg.data.gray_p)
-    # One generator drives augmentation and BE; it is per process and saved in checkpoints.
-    gen = device_generator(cfg.loop.seed * 1000 + D.rank(), device)
-    encoder = method.encoder  # what finetuning starts from (encoder.pt)
-    trainer = Trainer(method, optimizer, scheduler, run, cfg.loop, device=device,
-                      meta=_check_meta(cfg, encoder.arch), generators={"augment": gen},
-                      desc=f"pretrain {cfg.method.method}")
-    if resume and ckpt_exists:
-        trainer.resume()
-    run.write_json("config.json", cfg)
-    run.write_environment(device, D.world_size())
-
-    def batches(start_step: int):
-        sampler = StepSampler(len(dataset), cfg.batch_size, seed=cfg.loop.seed, start_step=start_step,
-                              rank=D.rank(), world_size=D.world_size())
-        loader = torch.utils.data.DataLoader(
-            dataset, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.data.workers,
-            collate_fn=collate_clips, pin_memory=device.type == "cuda", persistent_workers=cfg.data.workers > 0,
-            prefetch_factor=4 if cfg.data.workers > 0 else None,
-            # Its own generator: creating the iterator must not consume the global RNG (resume).
-            generator=torch.Generator().manual_seed(cfg.loop.seed + start_step),
-        )
-        return iter(loader)
-
-    mf = torch.channels_last_3d if cfg.loop.channels_last else torch.contiguous_format
 
     def step_fn(model, batch, step):
-        clips = batch.clips.to(device, non_blocking=True)  # (B, V, C, T, H, W) uint8, padded if sizes differ
-        sizes = batch.sizes  # (B, V, 2) valid (H, W) of each clip, on the CPU
-        if clips.dim() == 5:
-            clips, sizes = clips.unsqueeze(1), None if sizes is None else sizes.unsqueeze(1)
-        with torch.autocast(device.type, enabled=False):
-            x = augment(clips, generator=gen, sizes=sizes)  # (B, V, C, T, h, w) float32, normalised
-        views = [x[:, v].contiguous(memory_format=mf) for v in range(x.shape[1])]
-        loss, metrics = model(views, gen)
-        return loss, metrics, clips.shape[0]
+        x = ctx.augment(augment, batch)  # (B, V, C, T, h, w) float32, normalised (V views of each video)
+        if x.dim() == 5:  # one view
+            x = x.unsqueeze(1)
+        views = [x[:, v].contiguous(memory_format=ctx.memory_format) for v in range(x.shape[1])]
+        loss, metrics = model(views, ctx.generator)
+        return loss, metrics, x.shape[0]
 
-    last = trainer.fit(batches, step_fn, after_step=lambda m: m.after_step())
-    if run.main and trainer.step >= cfg.loop.steps:
+    last = trainer.fit(ctx.batches(dataset, cfg.batch_size, cfg.data), step_fn, after_step=lambda m: m.after_step())
+    if ctx.run.main and trainer.step >= cfg.loop.steps:
         atomic_save(checkpoint_dict(encoder, task="pretrain", method=cfg.method.method, step=trainer.step),
-                    run.path / "encoder.pt")
+                    ctx.run.path / "encoder.pt")
     D.barrier()
-    return PretrainResult(run.path, method, last, trainer.step)
+    return PretrainResult(ctx.run.path, method, last, trainer.step)
 
 
 # ------------------------------------------------------------------------------------ CLI

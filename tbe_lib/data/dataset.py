@@ -37,9 +37,10 @@ Bad input. A missing or corrupt file, or a video shorter than a clip with
 ``dataset.bad_files`` (per process) and a warning is issued once per bad file by the process
 that met it (each worker process warns on its own). Each sample carries the paths it
 skipped (``ClipSample.skipped``), :func:`collate_clips` concatenates them, and the
-:class:`ClipLoader` returned by :func:`build_loader` warns once at the end of each epoch
-with the total: this is how the count gets from worker processes back to the main one.
-Never a silent zero clip.
+:class:`BadFileLog` of the loader returned by :func:`build_loader` (training and evaluation
+alike) warns once at the end of each epoch, naming the files, and stops the run past a limit:
+this is how the count gets from worker processes back to the main one. Never a silent zero
+clip.
 
 Mixed sizes. Videos of one data set may differ in frame size and aspect ratio (even after
 ``resize``, which fixes only the short side). :func:`collate_clips` then pads the batch to the
@@ -64,7 +65,7 @@ import random
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Literal, NamedTuple, Sequence
+from typing import Any, Callable, Iterator, Literal, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -97,6 +98,8 @@ __all__ = [
     "stack_clips",
     "SeededSampler",
     "ClipLoader",
+    "BadFileLog",
+    "TooManyBadFiles",
     "build_loader",
     "seed_worker",
 ]
@@ -507,17 +510,61 @@ def seed_worker(worker_id: int) -> None:
     np.random.seed(s)
 
 
+class TooManyBadFiles(RuntimeError):
+    """More bad files than a run's ``skip_limit`` allows."""
+
+
+class BadFileLog:
+    """Items replaced because of bad files (``on_error="skip"``), the one place they are counted.
+
+    ``add(paths)`` takes a batch's ``skipped`` paths; ``end_epoch(epoch)`` warns once, naming
+    the files, and returns a record ``{"epoch", "skipped_clips", "bad_files", "first_bad"}``
+    for ``metrics.jsonl`` (None when nothing was skipped). Past ``limit`` (a fraction of the
+    dataset's videos, distinct bad files, at least 1) :class:`TooManyBadFiles` stops the run:
+    a list whose videos are mostly unreadable is an error, not something to train around."""
+
+    def __init__(self, dataset_size: int, limit: float | None = None, where: str = "") -> None:
+        self.dataset_size, self.limit, self.where = dataset_size, limit, where
+        self.epoch_paths: list[str] = []
+        self.files: set[str] = set()
+
+    def add(self, paths: Sequence[str]) -> None:
+        if not paths:
+            return
+        self.epoch_paths.extend(paths)
+        self.files.update(paths)
+        if self.limit is not None and len(self.files) > max(1, int(self.limit * self.dataset_size)):
+            raise TooManyBadFiles(
+                f"{self.where or 'data'}: {len(self.files)} of {self.dataset_size} videos could not be read "
+                f"(first: {sorted(self.files)[:5]}), more than the limit of {self.limit:.0%}; fix or remove them "
+                "from the list, or raise the limit (DataConfig.skip_limit)")
+
+    def end_epoch(self, epoch: int) -> dict[str, Any] | None:
+        skipped, self.epoch_paths = self.epoch_paths, []
+        if not skipped:
+            return None
+        bad = sorted(set(skipped))
+        warnings.warn(f"{self.where + ': ' if self.where else ''}epoch {epoch}: {len(skipped)} items were replaced "
+                      f"because of {len(bad)} bad files (first: {bad[:5]})", RuntimeWarning, stacklevel=3)
+        return {"epoch": epoch, "skipped_clips": len(skipped), "bad_files": len(bad), "first_bad": bad[:5],
+                "skipped": skipped}
+
+
 class ClipLoader:
     """A :class:`DataLoader` that counts epochs (calling ``set_epoch`` on its sampler before
-    each pass) and warns once per epoch about items replaced because of bad files.
+    each pass) and reports, once per epoch, items replaced because of bad files
+    (:class:`BadFileLog`).
 
     Iterating yields :class:`ClipBatch` (with the default collate). ``skipped_last_epoch``
-    lists the bad paths met during the last complete pass (one entry per replacement)."""
+    lists the bad paths met during the last complete pass (one entry per replacement). With
+    an endless sampler (training's :class:`~tbe_lib.train.sampler.StepSampler`) the pass never
+    ends: the training loop ends its epochs on the same :attr:`bad_files` log."""
 
-    def __init__(self, loader: DataLoader, sampler: SeededSampler | None):
+    def __init__(self, loader: DataLoader, sampler: SeededSampler | None, bad_files: BadFileLog | None = None):
         self.dataloader, self.sampler = loader, sampler
         self.epoch = 0
         self.skipped_last_epoch: list[str] = []
+        self.bad_files = bad_files or BadFileLog(len(loader.dataset))  # type: ignore[arg-type]
 
     @property
     def dataset(self) -> Dataset:
@@ -537,20 +584,13 @@ class ClipLoader:
     def __iter__(self) -> Iterator:
         if self.sampler is not None:
             self.sampler.set_epoch(self.epoch)
-        skipped: list[str] = []
         try:
             for batch in self.dataloader:
                 if isinstance(batch, ClipBatch):
-                    skipped.extend(batch.skipped)
+                    self.bad_files.add(batch.skipped)
                 yield batch
-            self.skipped_last_epoch = skipped
-            if skipped:
-                warnings.warn(
-                    f"epoch {self.epoch}: {len(skipped)} items were replaced because of "
-                    f"{len(set(skipped))} bad files (first: {sorted(set(skipped))[:5]})",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
+            record = self.bad_files.end_epoch(self.epoch)
+            self.skipped_last_epoch = record["skipped"] if record else []
         finally:  # also when the pass is cut short (break): the next pass is a new epoch
             self.epoch += 1
 
@@ -567,14 +607,27 @@ def build_loader(
     pin_memory: bool | Literal["auto"] = "auto",
     prefetch_factor: int | None = None,
     collate_fn=collate_clips,
+    sampler: Sampler | None = None,
+    bad_files: BadFileLog | None = None,
 ) -> ClipLoader:
-    """A reproducible loader for a :class:`ClipDataset`.
+    """A reproducible loader for a :class:`ClipDataset`: the one loader of every stage.
 
     ``workers`` processes (persistent across epochs, seeded by :func:`seed_worker` from a
     generator seeded with ``seed``); pinned memory when CUDA is available
     (``pin_memory="auto"``); a :class:`DistributedSampler` (rank and world size from the
     initialised ``torch.distributed``) when ``distributed``. Two runs with the same ``seed``
-    give the same batches, whatever ``workers`` is."""
+    give the same batches, whatever ``workers`` is. ``sampler``: a sampler that already yields
+    keys (training's endless :class:`~tbe_lib.train.sampler.StepSampler`), used as is;
+    ``bad_files``: the :class:`BadFileLog` to count skipped items in (default: a new one)."""
+    if sampler is not None:
+        if pin_memory == "auto":
+            pin_memory = torch.cuda.is_available()
+        loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
+                            collate_fn=collate_fn, pin_memory=bool(pin_memory), persistent_workers=workers > 0,
+                            worker_init_fn=seed_worker if workers > 0 else None,
+                            generator=torch.Generator().manual_seed(seed + 1),
+                            prefetch_factor=prefetch_factor if workers > 0 else None)
+        return ClipLoader(loader, None, bad_files)
     if distributed:
         if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
             raise RuntimeError("build_loader(distributed=True) needs torch.distributed to be initialised first")
@@ -583,13 +636,13 @@ def build_loader(
         base = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))  # type: ignore[arg-type]
     else:
         base = SequentialSampler(dataset)  # type: ignore[arg-type]
-    sampler = SeededSampler(base, seed) if isinstance(dataset, ClipDataset) else None
+    keyed = SeededSampler(base, seed) if isinstance(dataset, ClipDataset) else None
     if pin_memory == "auto":
         pin_memory = torch.cuda.is_available()
     loader = DataLoader(
         dataset,
         batch_size=batch_size,
-        sampler=sampler if sampler is not None else base,
+        sampler=keyed if keyed is not None else base,
         num_workers=workers,
         collate_fn=collate_fn,
         pin_memory=bool(pin_memory),
@@ -599,4 +652,5 @@ def build_loader(
         generator=torch.Generator().manual_seed(seed + 1),
         prefetch_factor=prefetch_factor if workers > 0 else None,
     )
-    return ClipLoader(loader, sampler if sampler is not None else (base if hasattr(base, "set_epoch") else None))  # type: ignore[arg-type]
+    return ClipLoader(loader, keyed if keyed is not None else (base if hasattr(base, "set_epoch") else None),  # type: ignore[arg-type]
+                      bad_files)
