@@ -163,7 +163,7 @@ def test_viewer_caches_maps_and_rerenders(clips, masks, models):
 
 def test_viewer_with_callable_clips_and_label_free_maps(clips):
     pytest.importorskip("ipywidgets")
-    from tbe_lib.viz.viewer import CamViewer
+    from tbe_lib.viz.viewer import CamViewer, MapStyle
 
     ssl = {"moco": build_model("r3d_tiny", head="projection").eval()}
     calls = []
@@ -173,8 +173,8 @@ def test_viewer_with_callable_clips_and_label_free_maps(clips):
         return clips[i]
 
     with pytest.raises(ValueError, match="num_videos"):
-        CamViewer(clip, ssl, method="activation")
-    v = CamViewer(clip, ssl, num_videos=3, method="activation")
+        CamViewer(clip, ssl, style=MapStyle(method="activation"))
+    v = CamViewer(clip, ssl, num_videos=3, style=MapStyle(method="activation"))
     assert v.n_computed == 1 and v.cls.disabled
     v.frame.value = 5
     v.video.value = 2

@@ -246,20 +246,10 @@ def knn_predict(
 
 
 @torch.no_grad()
-def knn_accuracy(
-    train_feats: Any,
-    train_labels: Any,
-    test_feats: Any,
-    test_labels: Any,
-    k: int = 20,
-    *,
-    weighting: Literal["majority", "similarity"] = "majority",
-    temperature: float = 0.07,
-    chunk_size: int = 4096,
-    device: torch.device | str | None = None,
-) -> float:
-    """Accuracy (%) of the cosine kNN classifier of :func:`knn_predict` on the test set."""
-    pred = knn_predict(train_feats, train_labels, test_feats, k, weighting=weighting,
-                       temperature=temperature, chunk_size=chunk_size, device=device)
+def knn_accuracy(train_feats: Any, train_labels: Any, test_feats: Any, test_labels: Any, k: int = 20,
+                 **options: Any) -> float:
+    """Accuracy (%) of the cosine kNN classifier of :func:`knn_predict` on the test set
+    (``options``: ``weighting``, ``temperature``, ``chunk_size``, ``device``, as there)."""
+    pred = knn_predict(train_feats, train_labels, test_feats, k, **options)
     yte = as_labels(test_labels, "test_labels", pred.shape[0], pred.device)
     return int((pred == yte).sum()) / pred.shape[0] * 100.0

@@ -72,7 +72,8 @@ class BasicBlock3D(nn.Module):
 
 
 class R3DTiny(nn.Module):
-    """Small 3-D ResNet trunk: ``(B, in_channels, T, H, W) -> (B, widths[-1], t, h, w)``."""
+    """Small 3-D ResNet trunk: ``(B, in_channels, T, H, W) -> (B, widths[-1], t, h, w)``;
+    ``feature_dim`` = ``widths[-1]`` (128 by default)."""
 
     def __init__(
         self,
@@ -123,17 +124,5 @@ class R3DTiny(nn.Module):
         return self.stages(self.stem(x))
 
 
-@register_backbone("r3d_tiny")
-def r3d_tiny(
-    *,
-    widths: Sequence[int] = (16, 32, 64, 128),
-    blocks: Sequence[int] = (1, 1, 1, 1),
-    block: str = "3d",
-    stem_kernel: Sequence[int] = (3, 5, 5),
-    stem_stride: Sequence[int] = (1, 4, 4),
-    stem_pool: bool = False,
-    in_channels: int = 3,
-) -> R3DTiny:
-    """Small 3-D ResNet; feature_dim = widths[-1] (128 by default)."""
-    return R3DTiny(widths=widths, blocks=blocks, block=block, stem_kernel=stem_kernel,
-                   stem_stride=stem_stride, stem_pool=stem_pool, in_channels=in_channels)
+#: The builder is the class itself: ``build_backbone("r3d_tiny", widths=..., ...)``.
+r3d_tiny = register_backbone("r3d_tiny")(R3DTiny)

@@ -3,11 +3,11 @@ actor-mass measure and an interactive viewer. grad-cam and ipywidgets are import
 from .cam import CamResult, actor_area_share, actor_mass, actor_mass_ratio, compute_cam, set_cam_layer, target_layer
 from .frames import be_figure, frame_strip, to_display
 from .overlay import cam_strip, overlay, panel_frames, write_animation
-from .viewer import CamViewer, default_preprocess, static_views
+from .viewer import CamViewer, MapStyle, default_preprocess, static_views
 
 __all__ = [
     "be_figure", "frame_strip", "to_display",
     "CamResult", "compute_cam", "set_cam_layer", "target_layer", "actor_mass", "actor_area_share", "actor_mass_ratio",
     "overlay", "cam_strip", "write_animation", "panel_frames",
-    "CamViewer", "static_views", "default_preprocess",
+    "CamViewer", "MapStyle", "static_views", "default_preprocess",
 ]

@@ -31,7 +31,7 @@ from .cam import actor_area_share, actor_mass, classifier_layer, compute_cam
 from .frames import to_display
 from .overlay import cam_strip, colorize, panel_frames, write_animation
 
-__all__ = ["default_preprocess", "CamViewer", "StaticView", "static_views", "PREDICTED"]
+__all__ = ["default_preprocess", "MapStyle", "CamViewer", "StaticView", "static_views", "PREDICTED"]
 
 PREDICTED = "predicted"  # the class dropdown's value for "the model's predicted class"
 
@@ -77,11 +77,25 @@ def _get_mask(masks: MaskSource, i: int, shape: Sequence[int]) -> Tensor | None:
     return mask
 
 
-def _clip_cam(model: nn.Module, clip: Tensor, cls: int | None, *, preprocess: Callable[[Tensor], Tensor],
-              method: str, normalize: str, mask: Tensor | None) -> _Cam:
+@dataclass(frozen=True)
+class MapStyle:
+    """How activation maps are computed and drawn (the viewer and :func:`static_views`).
+
+    ``method``, ``normalize``: see :func:`tbe_lib.viz.cam.compute_cam`; ``preprocess``: display
+    clips -> model input (:func:`default_preprocess`, which must keep (T, H, W)); ``alpha``:
+    the overlay's opacity; ``cmap``: its matplotlib colour map."""
+
+    method: str = "gradcam"
+    normalize: str = "max"
+    alpha: float = 0.5
+    cmap: str = "jet"
+    preprocess: Callable[[Tensor], Tensor] = default_preprocess
+
+
+def _clip_cam(model: nn.Module, clip: Tensor, cls: int | None, style: MapStyle, *, mask: Tensor | None) -> _Cam:
     """Map of one display clip (C, T, H, W) for one model (on the model's device)."""
-    x = preprocess(clip[None])  # (1, 3, T, H, W) model input
-    res = compute_cam(model, x, target_class=cls, method=method, normalize=normalize, size=clip.shape[1:])
+    x = style.preprocess(clip[None])  # (1, 3, T, H, W) model input
+    res = compute_cam(model, x, target_class=cls, method=style.method, normalize=style.normalize, size=clip.shape[1:])
     m = res.maps[0].cpu()
     probs = None if res.probs is None else res.probs[0].cpu()
     out = _Cam(map=m, cls=int(res.classes[0]), pred=-1 if probs is None else int(probs.argmax()), probs=probs)
@@ -133,8 +147,7 @@ class CamViewer:
         class_names: names of the classifier's classes (default ``class k``).
         masks: actor masks (N, T, H, W) bool (or ``i -> (T, H, W)``), e.g. from
             ``tbe_lib.data.synth.load_masks``; outlined on the clip and measured.
-        preprocess, method, normalize: see :func:`default_preprocess` and
-            :func:`tbe_lib.viz.cam.compute_cam`.
+        style: how maps are computed and drawn (:class:`MapStyle`).
         scale: enlarge frames this many times (nearest); default to >= 160 px high.
     """
 
@@ -146,11 +159,7 @@ class CamViewer:
         class_names: Sequence[str] | None = None,
         masks: MaskSource = None,
         num_videos: int | None = None,
-        preprocess: Callable[[Tensor], Tensor] = default_preprocess,
-        method: str = "gradcam",
-        normalize: str = "max",
-        alpha: float = 0.5,
-        cmap: str = "jet",
+        style: MapStyle = MapStyle(),
         scale: int | None = None,
         video_names: Sequence[str] | None = None,
     ) -> None:
@@ -169,7 +178,8 @@ class CamViewer:
         if n < 1:
             raise ValueError("CamViewer: no videos to show")
         self.clips, self.models, self.masks = clips, dict(models), masks
-        self.num_videos, self.preprocess, self.method, self.normalize, self.cmap = n, preprocess, method, normalize, cmap
+        self.num_videos, self.style = n, style
+        method = style.method
         self.class_names = _class_names(self.models, class_names)
         self.video_names = None if video_names is None else [str(v) for v in video_names]
         self.n_computed = 0
@@ -188,7 +198,7 @@ class CamViewer:
         self.frame = w.IntSlider(value=0, min=0, max=T - 1, description="frame")
         self.play = w.Play(value=0, min=0, max=T - 1, interval=150, description="play")
         w.jslink((self.play, "value"), (self.frame, "value"))
-        self.opacity = w.FloatSlider(value=alpha, min=0.0, max=1.0, step=0.05, description="opacity")
+        self.opacity = w.FloatSlider(value=style.alpha, min=0.0, max=1.0, step=0.05, description="opacity")
         self.clip_image = w.Image(format="png")
         self.clip_caption = w.HTML()
         self.images = {name: w.Image(format="png") for name in self.models}
@@ -223,15 +233,14 @@ class CamViewer:
     def cam(self, video: int, model: str, cls: int | str = PREDICTED) -> _Cam:
         """The (cached) map of ``video`` for ``model`` and class ``cls`` (an index or
         :data:`PREDICTED`); computes it on a cache miss (``n_computed += 1``)."""
-        want = None if cls == PREDICTED or self.method == "activation" else int(cls)
+        want = None if cls == PREDICTED or self.style.method == "activation" else int(cls)
         key = (video, model, want)
         if key not in self._cams:
             clip, _, mask = self._display(video)
-            res = _clip_cam(self.models[model], clip, want, preprocess=self.preprocess,
-                            method=self.method, normalize=self.normalize, mask=mask)
+            res = _clip_cam(self.models[model], clip, want, self.style, mask=mask)
             self.n_computed += 1
             self._cams[key] = res
-            if want is None and res.cls >= 0 and self.method != "activation":
+            if want is None and res.cls >= 0 and self.style.method != "activation":
                 self._cams.setdefault((video, model, res.cls), res)  # "predicted" = that class's map
         return self._cams[key]
 
@@ -263,7 +272,8 @@ class CamViewer:
         self.panels.children = [self._clip_panel(), *(self._panels[n] for n in selected)]
         label = self.video_names[video] if self.video_names else f"video {video}"
         self.clip_caption.value = f"<b>{label}</b>" + (f"<br>actor area {area:.2f}" if area is not None else "")
-        self.status.value = f"{self.method} maps, normalised per clip ({self.normalize}); computed {self.n_computed}"
+        self.status.value = (f"{self.style.method} maps, normalised per clip ({self.style.normalize}); "
+                             f"computed {self.n_computed}")
         self.render()
 
     def _clip_panel(self):
@@ -287,7 +297,7 @@ class CamViewer:
         for name in self.models_select.value:
             cam = self.cam(video, name, self.cls.value)  # cached
             if cam.colored is None:
-                cam.colored = colorize(cam.map, self.cmap)  # (T, H, W, 3)
+                cam.colored = colorize(cam.map, self.style.cmap)  # (T, H, W, 3)
             self.images[name].value = self._png((1 - a) * frames[t] + a * cam.colored[t])
 
 
@@ -318,11 +328,7 @@ def static_views(
     class_names: Sequence[str] | None = None,
     masks: MaskSource = None,
     target_class: int | None = None,
-    preprocess: Callable[[Tensor], Tensor] = default_preprocess,
-    method: str = "gradcam",
-    normalize: str = "max",
-    alpha: float = 0.5,
-    cmap: str = "jet",
+    style: MapStyle = MapStyle(),
     frames: Sequence[int] | None = None,
     fps: float = 8.0,
     animation: str = "gif",
@@ -349,18 +355,18 @@ def static_views(
     for i in indices:  # one figure and one animation per video
         clip = _get_clip(clips, int(i))
         mask = _get_mask(masks, int(i), clip.shape[1:])
-        cams = {name: _clip_cam(model, clip, target_class, preprocess=preprocess, method=method, normalize=normalize,
-                                mask=mask) for name, model in models.items()}
+        cams = {name: _clip_cam(model, clip, target_class, style, mask=mask) for name, model in models.items()}
         area = None if mask is None else float(actor_area_share(mask[None])[0])
         labels = {name: _describe(name, c, names, area, html=False) for name, c in cams.items()}
-        fig = cam_strip(clip, {labels[n]: c.map for n, c in cams.items()}, frames=frames, alpha=alpha, cmap=cmap,
-                        title=f"{prefix} {i}: {method} maps")
+        fig = cam_strip(clip, {labels[n]: c.map for n, c in cams.items()}, frames=frames, alpha=style.alpha,
+                        cmap=style.cmap, title=f"{prefix} {i}: {style.method} maps")
         strip = out / f"{prefix}{int(i):05d}_strip.png"
         fig.savefig(strip, dpi=100, bbox_inches="tight")
         plt.close(fig)
         display = to_display(clip)
         display = np.repeat(display, 3, axis=-1) if display.shape[-1] == 1 else display
-        panels = [display] + [(1 - alpha) * display + alpha * colorize(c.map, cmap) for c in cams.values()]
+        a = style.alpha
+        panels = [display] + [(1 - a) * display + a * colorize(c.map, style.cmap) for c in cams.values()]
         anim = write_animation(panel_frames(panels, ["clip", *cams]), out / f"{prefix}{int(i):05d}.{animation}", fps=fps)
         views.append(StaticView(
             index=int(i), strip=strip, animation=anim,

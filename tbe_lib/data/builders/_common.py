@@ -8,6 +8,7 @@ folders, checks duplicates / empty subsets / missing videos, and writes the list
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import string
@@ -310,3 +311,19 @@ def write_lists(
         )
     written["classes"] = classes_path
     return written
+
+
+def load_json(path: Path) -> object:
+    """A JSON annotation file (``ListBuildError`` naming the file if it is not valid JSON)."""
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ListBuildError(f"{path}: not valid JSON ({e})") from None
+
+
+def load_json_list(path: Path, items: str) -> list:
+    """A JSON file holding a list (of ``items``, named in the error when it is not one)."""
+    data = load_json(path)
+    if not isinstance(data, list):
+        raise ListBuildError(f"{path}: expected a JSON list of {items}")
+    return data

@@ -8,21 +8,13 @@ split files, else ``class_00``..``class_47``. One official split.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from ._common import Annotations, Entry, ListBuildError, find_annotation
+from ._common import Annotations, Entry, ListBuildError, find_annotation, load_json, load_json_list
 
 HINT = ("download the Diving48 V2 annotations (Diving48_V2_train.json, Diving48_V2_test.json, Diving48_vocab.json) "
         "from the Diving48 page of the Statistical Visual Computing Lab (SVCL) at UC San Diego")
 NUM_CLASSES = 48
-
-
-def _load_json(path: Path) -> object:
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ListBuildError(f"{path}: not valid JSON ({e})") from None
 
 
 def build(annotations: Path) -> Annotations:
@@ -32,9 +24,7 @@ def build(annotations: Path) -> Annotations:
     max_label = -1
     for subset in ("train", "test"):
         path = find_annotation(annotations, [f"Diving48_V2_{subset}.json"], dataset="diving48", hint=HINT)
-        data = _load_json(path)
-        if not isinstance(data, list):
-            raise ListBuildError(f"{path}: expected a JSON list of {{vid_name, label, ...}} objects")
+        data = load_json_list(path, "{vid_name, label, ...} objects")
         entries = []
         for i, item in enumerate(data):
             try:
@@ -48,7 +38,7 @@ def build(annotations: Path) -> Annotations:
         subsets[subset], sources[subset] = entries, path
     vocab_path = sources["train"].parent / "Diving48_vocab.json"
     if vocab_path.is_file():
-        vocab = _load_json(vocab_path)
+        vocab = load_json(vocab_path)
         if not isinstance(vocab, list):
             raise ListBuildError(f"{vocab_path}: expected a JSON list of [takeoff, somersault, twist, flight] lists")
         classes = ["_".join(map(str, v)) if isinstance(v, list) else str(v) for v in vocab]

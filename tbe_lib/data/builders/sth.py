@@ -13,11 +13,10 @@ the test sets have no public labels and are not listed.
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
-from ._common import Annotations, Entry, ListBuildError, find_annotation
+from ._common import Annotations, Entry, ListBuildError, find_annotation, load_json, load_json_list
 
 HINT_V1 = ("download the Something-Something v1 label files (something-something-v1-labels.csv, -train.csv, "
            "-validation.csv) from the 20BN-Something-Something page (now hosted by Qualcomm)")
@@ -58,18 +57,11 @@ def build_v1(annotations: Path) -> Annotations:
                        meta={"label_order": f"line order of {labels_path.name}"})
 
 
-def _load_json(path: Path) -> object:
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ListBuildError(f"{path}: not valid JSON ({e})") from None
-
-
 def build_v2(annotations: Path) -> Annotations:
     """Parse the Something-Something v2 JSON files."""
     labels_path = find_annotation(annotations, ["something-something-v2-labels.json"], dataset="sth_v2", hint=HINT_V2,
                                   subdirs=("labels",))
-    mapping = _load_json(labels_path)
+    mapping = load_json(labels_path)
     if not isinstance(mapping, dict):
         raise ListBuildError(f"{labels_path}: expected a JSON object {{class name: index}}")
     try:
@@ -85,9 +77,7 @@ def build_v2(annotations: Path) -> Annotations:
     sources: dict[str, Path] = {}
     for subset, name in (("train", "train"), ("val", "validation")):
         path = find_annotation(labels_path.parent, [f"something-something-v2-{name}.json"], dataset="sth_v2", hint=HINT_V2)
-        data = _load_json(path)
-        if not isinstance(data, list):
-            raise ListBuildError(f"{path}: expected a JSON list of {{id, label, template, placeholders}} objects")
+        data = load_json_list(path, "{id, label, template, placeholders} objects")
         entries = []
         for i, item in enumerate(data):
             try:
