@@ -15,6 +15,7 @@ Under ``torchrun``, use ``python -m tbe_lib.cli ...`` (same arguments).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -112,6 +113,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     stage's module (the others are listed by name and help), so ``tbe --help`` and a single
     command do not import every stage."""
     p = argparse.ArgumentParser(prog="tbe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error (also: TBE_DEBUG=1)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     q = sub.add_parser("info", help="versions, device and threads")
@@ -157,17 +159,53 @@ def _command_of(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tbe`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv  # accepted anywhere on the line
+    argv = [a for a in argv if a != "--debug"]
     command = _command_of(argv)
     parser = build_parser(only=command if command in _STAGE_COMMANDS else "")
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    debug = debug or os.environ.get("TBE_DEBUG", "") not in ("", "0")
     try:
         return int(args.func(args) or 0)
-    except (FileNotFoundError, ValueError) as e:  # bad input: one clear line, no traceback
-        print(f"tbe {args.command}: error: {e}", file=sys.stderr)
+    except Exception as e:
+        message = expected_failure(e)
+        if message is None or debug:
+            raise
+        print(f"tbe {args.command}: error: {message} (--debug or TBE_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 2
+
+
+def expected_failure(e: BaseException) -> str | None:
+    """One line for a failure a user can fix (bad input, a diverged run, a full disk, a busy
+    run directory, no GPU...), naming the file or value and what to do; None for a bug,
+    whose traceback is shown."""
+    import errno
+
+    from .data.dataset import TooManyBadFiles
+    from .data.decode import DecodeError
+    from .train.engine import TrainingDiverged
+    from .train.rundir import RunDirBusy
+
+    if isinstance(e, OSError) and not isinstance(e, (FileNotFoundError, FileExistsError)):
+        where = e.filename or "the run directory"
+        if e.errno == errno.ENOSPC:
+            return f"no space left on the device writing {where}: free some disk space, then run again with --resume"
+        if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return f"cannot write {where} ({e.strerror}): choose a writable --run-dir / --out"
+        if e.errno in (errno.ENOTDIR, errno.EISDIR):
+            return f"{where}: {e.strerror}: a folder is expected where a file is (or the reverse); choose another path"
+        return f"{type(e).__name__}: {e}"
+    if isinstance(e, (FileNotFoundError, FileExistsError, ValueError, DecodeError, TrainingDiverged, TooManyBadFiles,
+                      RunDirBusy)):
+        lines = [x for x in str(e).strip().splitlines() if x.strip()]
+        text = " ".join(x.strip() for x in lines) if lines else type(e).__name__
+        if isinstance(e, DecodeError):
+            text += "; fix or remove it from the list, or pass --skip-bad-videos to train around unreadable videos"
+        return text
+    return None
 
 
 if __name__ == "__main__":

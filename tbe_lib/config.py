@@ -6,6 +6,8 @@ holds these; the command line and the experiment's configuration derive from the
 """
 from __future__ import annotations
 
+import argparse
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +15,24 @@ from typing import Iterable
 
 import torch
 
-__all__ = ["DataConfig", "OptimConfig", "OPTIMIZERS", "build_optimizer", "flip_for"]
+__all__ = ["DataConfig", "OptimConfig", "OPTIMIZERS", "build_optimizer", "flip_for", "check_number", "add_skip_flags",
+           "skip_settings"]
+
+
+def check_number(owner: str, name: str, value: float, *, above: float | None = None, minimum: float | None = None,
+                 maximum: float | None = None, integer: bool = False) -> None:
+    """Refuse a setting up front, with one sentence naming it: not a number, NaN or infinite,
+    not an integer when one is due, ``<= above``, ``< minimum`` or ``> maximum``."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (not integer or float(value).is_integer())
+    ok = ok and (above is None or value > above) and (minimum is None or value >= minimum)
+    ok = ok and (maximum is None or value <= maximum)
+    if not ok:
+        bounds = [f"> {above:g}" if above is not None else "", f">= {minimum:g}" if minimum is not None else "",
+                  f"<= {maximum:g}" if maximum is not None else ""]
+        want = " and ".join(b for b in bounds if b) or "finite"
+        raise ValueError(f"{owner}: {name} must be {'an integer' if integer else 'a finite number'} {want}, "
+                         f"got {value!r}")
 
 
 @dataclass
@@ -43,6 +62,18 @@ class DataConfig:
     on_error: str = "raise"
     skip_limit: float = 0.05
 
+    def __post_init__(self) -> None:
+        for name in ("frames", "stride", "size"):
+            check_number("data", name, getattr(self, name), minimum=1, integer=True)
+        if self.resize is not None:
+            check_number("data", "resize", self.resize, minimum=1, integer=True)
+        check_number("data", "workers", self.workers, minimum=0, integer=True)
+        check_number("data", "skip_limit", self.skip_limit, minimum=0, maximum=1)
+        if not 0 < self.crop_scale[0] <= self.crop_scale[1] <= 1:
+            raise ValueError(f"data: crop_scale must satisfy 0 < min <= max <= 1, got {self.crop_scale}")
+        if self.on_error not in ("raise", "skip"):
+            raise ValueError(f"data: on_error must be 'raise' or 'skip', got {self.on_error!r}")
+
 
 OPTIMIZERS = ("sgd", "adamw")
 
@@ -67,6 +98,12 @@ class OptimConfig:
     def __post_init__(self) -> None:
         if self.name not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.name!r}")
+        check_number("optimizer", "lr", self.lr, above=0)
+        check_number("optimizer", "weight_decay", self.weight_decay, minimum=0)
+        check_number("optimizer", "momentum", self.momentum, minimum=0, maximum=1)
+        check_number("optimizer", "warmup_steps", self.warmup_steps, minimum=0, integer=True)
+        if self.schedule not in ("cosine", "step", "constant"):
+            raise ValueError(f"optimizer: schedule must be 'cosine', 'step' or 'constant', got {self.schedule!r}")
 
 
 def build_optimizer(params: Iterable[torch.nn.Parameter], cfg: OptimConfig) -> torch.optim.Optimizer:
@@ -85,3 +122,19 @@ def flip_for(source: str | os.PathLike, choice: str = "auto") -> bool:
     if choice != "auto":
         return choice == "on"
     return not (Path(source) / "manifest.json").is_file()
+
+
+def add_skip_flags(parser: argparse.ArgumentParser) -> None:
+    """``--skip-bad-videos`` and ``--skip-limit``: the command line of ``DataConfig.on_error``
+    and ``DataConfig.skip_limit``."""
+    parser.add_argument("--skip-bad-videos", action="store_true",
+                        help="replace unreadable videos by others instead of stopping (counted per epoch in "
+                             "metrics.jsonl, files named in a warning)")
+    parser.add_argument("--skip-limit", type=float, default=DataConfig.skip_limit,
+                        help="with --skip-bad-videos: stop once more than this fraction of the videos is unreadable "
+                             f"(default {DataConfig.skip_limit})")
+
+
+def skip_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The ``DataConfig`` fields set by :func:`add_skip_flags`."""
+    return {"on_error": "skip" if args.skip_bad_videos else "raise", "skip_limit": args.skip_limit}

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import OPTIMIZERS, DataConfig, OptimConfig, flip_for
+from .config import OPTIMIZERS, DataConfig, OptimConfig, add_skip_flags, check_number, flip_for, skip_settings
 from .data.listfile import resolve_list
 from .train import LoopConfig
 
@@ -88,6 +88,10 @@ class FinetuneConfig:
     loop: LoopConfig = field(default_factory=LoopConfig)
 
     def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "test_clips"):
+            check_number("finetune", name, getattr(self, name), minimum=1, integer=True)
+        check_number("finetune", "dropout", self.dropout, minimum=0, maximum=1)
+        check_number("finetune", "warmup_epochs", self.warmup_epochs, minimum=0)
         if self.select not in ("last", "val", "best_on_test"):
             raise ValueError(f"select must be 'last', 'val' or 'best_on_test', got {self.select!r}")
         if self.select == "val" and not 0 < self.val_fraction < 1:
@@ -191,82 +195,87 @@ def finetune(cfg: FinetuneConfig, *, resume: bool = False) -> FinetuneResult:
     from .train.setup import build_trainer, start_run, training_dataset
     from .utils import atomic_save
 
-    ctx = start_run(run_dir=cfg.run_dir, device=cfg.device, loop=cfg.loop, resume=resume)
-    device, run = ctx.device, ctx.run
-    train_list = resolve_list(cfg.data.source, cfg.data.split)
-    test_lists = {s: resolve_list(cfg.data.source, s) for s in cfg.test_splits}
-    num_classes = read_list(train_list).num_classes
-    class_names = _class_names(train_list)
-    val_list = None
-    if cfg.select == "val":
-        train_list, val_list = _split_train_val(train_list, cfg.val_fraction, cfg.loop.seed, run.path)
+    with start_run(run_dir=cfg.run_dir, device=cfg.device, loop=cfg.loop, resume=resume) as ctx:
+        device, run = ctx.device, ctx.run
+        train_list = resolve_list(cfg.data.source, cfg.data.split)
+        test_lists = {s: resolve_list(cfg.data.source, s) for s in cfg.test_splits}
+        num_classes = read_list(train_list).num_classes
+        for split, lst in test_lists.items():  # before training: a test label the head cannot predict is an error
+            bad = next((r for r in read_list(lst, cfg.data.root).records if r.label >= num_classes), None)
+            if bad is not None:
+                raise ValueError(f"{lst}: label {bad.label} ({bad.path}) is outside the {num_classes} classes of the "
+                                 f"training list {train_list}; the {split!r} split must use the training labels")
+        class_names = _class_names(train_list)
+        val_list = None
+        if cfg.select == "val":
+            train_list, val_list = _split_train_val(train_list, cfg.val_fraction, cfg.loop.seed, run.path)
 
-    model = build_model(cfg.backbone, head="classifier", num_classes=num_classes, dropout=cfg.dropout,
-                        **cfg.backbone_kwargs)
-    load_report = None
-    if cfg.init:
-        load_report = load_weights(model, cfg.init, load_head=False)
-        if load_report.missing:
-            raise ValueError(f"{cfg.init} leaves backbone weights missing: {load_report.missing[:5]}")
-    clf = Classifier(model, frozen=cfg.freeze).to(device, memory_format=ctx.memory_format)
+        model = build_model(cfg.backbone, head="classifier", num_classes=num_classes, dropout=cfg.dropout,
+                            **cfg.backbone_kwargs)
+        load_report = None
+        if cfg.init:
+            load_report = load_weights(model, cfg.init, load_head=False)
+            if load_report.missing:
+                raise ValueError(f"{cfg.init} leaves backbone weights missing: {load_report.missing[:5]}")
+        clf = Classifier(model, frozen=cfg.freeze).to(device, memory_format=ctx.memory_format)
 
-    dataset = training_dataset(cfg.data, train_list, ClipSampler(frames=cfg.data.frames, stride=cfg.data.stride,
-                                                                 mode="random"))
-    steps_per_epoch = len(dataset) // (cfg.batch_size * D.world_size())
-    if steps_per_epoch < 1:
-        raise ValueError(f"{train_list} has {len(dataset)} videos, fewer than one batch of {cfg.batch_size}")
-    cfg.loop.steps = cfg.epochs * steps_per_epoch
-    # warm-up for at most half the run, so that a short run (1 epoch) still decays
-    warmup_steps = min(cfg.optim.warmup_steps + round(cfg.warmup_epochs * steps_per_epoch), cfg.loop.steps // 2)
-    meta = {"task": "linear_probe" if cfg.freeze else "finetune", "arch": model.arch}
-    trainer = build_trainer(ctx, clf, optim=cfg.optim, loop=cfg.loop, meta=meta,
-                            desc="probe" if cfg.freeze else "finetune", resume=resume, config=cfg,
-                            warmup_steps=warmup_steps, milestones=[m * steps_per_epoch for m in cfg.optim.milestones])
-    if load_report is not None:
-        run.write_json("init.json", {"init": cfg.init, "loaded": len(load_report.loaded),
-                                     "skipped": load_report.skipped, "missing": load_report.missing})
-    augment = VideoAugment(cfg.data.size, scale=cfg.data.crop_scale, flip=cfg.data.flip, jitter=cfg.data.jitter,
-                           jitter_p=cfg.data.jitter_p, gray_p=cfg.data.gray_p)
+        dataset = training_dataset(cfg.data, train_list, ClipSampler(frames=cfg.data.frames, stride=cfg.data.stride,
+                                                                     mode="random"))
+        steps_per_epoch = len(dataset) // (cfg.batch_size * D.world_size())
+        if steps_per_epoch < 1:
+            raise ValueError(f"{train_list} has {len(dataset)} videos, fewer than one batch of {cfg.batch_size}")
+        cfg.loop.steps = cfg.epochs * steps_per_epoch
+        # warm-up for at most half the run, so that a short run (1 epoch) still decays
+        warmup_steps = min(cfg.optim.warmup_steps + round(cfg.warmup_epochs * steps_per_epoch), cfg.loop.steps // 2)
+        meta = {"task": "linear_probe" if cfg.freeze else "finetune", "arch": model.arch}
+        trainer = build_trainer(ctx, clf, optim=cfg.optim, loop=cfg.loop, meta=meta,
+                                desc="probe" if cfg.freeze else "finetune", resume=resume, config=cfg,
+                                warmup_steps=warmup_steps, milestones=[m * steps_per_epoch for m in cfg.optim.milestones])
+        if load_report is not None:
+            run.write_json("init.json", {"init": cfg.init, "loaded": len(load_report.loaded),
+                                         "skipped": load_report.skipped, "missing": load_report.missing})
+        augment = VideoAugment(cfg.data.size, scale=cfg.data.crop_scale, flip=cfg.data.flip, jitter=cfg.data.jitter,
+                               jitter_p=cfg.data.jitter_p, gray_p=cfg.data.gray_p)
 
-    def step_fn(model_, batch, step):
-        x = ctx.augment(augment, batch).contiguous(memory_format=ctx.memory_format)  # (B, C, T, h, w)
-        logits = model_(x)  # (B, classes)
-        labels = batch.labels.to(device)
-        loss = F.cross_entropy(logits.float(), labels)
-        acc = (logits.argmax(1) == labels).float().mean()
-        return loss, {"train_acc": acc}, x.shape[0]
+        def step_fn(model_, batch, step):
+            x = ctx.augment(augment, batch).contiguous(memory_format=ctx.memory_format)  # (B, C, T, h, w)
+            logits = model_(x)  # (B, classes)
+            labels = batch.labels.to(device)
+            loss = F.cross_entropy(logits.float(), labels)
+            acc = (logits.argmax(1) == labels).float().mean()
+            return loss, {"train_acc": acc}, x.shape[0]
 
-    # Epoch-end selection (only when asked: evaluation costs time).
-    selection_lists = {"val": {"val": val_list}, "best_on_test": test_lists}.get(cfg.select)
-    best: dict[str, Any] = {"score": -1.0, "epoch": None, "state": None}
+        # Epoch-end selection (only when asked: evaluation costs time).
+        selection_lists = {"val": {"val": val_list}, "best_on_test": test_lists}.get(cfg.select)
+        best: dict[str, Any] = {"score": -1.0, "epoch": None, "state": None}
 
-    def on_step(step: int) -> None:
-        if selection_lists is None or step % steps_per_epoch != 0:
-            return
-        split = next(iter(selection_lists))
-        res = evaluate_splits(clf, {split: selection_lists[split]}, cfg, device)[split]
-        clf.train()
-        score = res["video_top1"]
-        run.log({"step": step, "epoch": step // steps_per_epoch, f"select_{split}_video_top1": score})
-        if score > best["score"]:
-            best.update(score=score, epoch=step // steps_per_epoch, state=copy.deepcopy(clf.state_dict()))
+        def on_step(step: int) -> None:
+            if selection_lists is None or step % steps_per_epoch != 0:
+                return
+            split = next(iter(selection_lists))
+            res = evaluate_splits(clf, {split: selection_lists[split]}, cfg, device)[split]
+            clf.train()
+            score = res["video_top1"]
+            run.log({"step": step, "epoch": step // steps_per_epoch, f"select_{split}_video_top1": score})
+            if score > best["score"]:
+                best.update(score=score, epoch=step // steps_per_epoch, state=copy.deepcopy(clf.state_dict()))
 
-    trainer.fit(ctx.batches(dataset, cfg.batch_size, cfg.data), step_fn, callback=on_step)
-    if best["state"] is not None:
-        clf.load_state_dict(best["state"])
-    results = evaluate_splits(clf, test_lists, cfg, device, out_dir=run.path / "eval" if run.main else None,
-                              class_names=class_names)
-    summary = {"selection": cfg.select, "selected_epoch": best["epoch"] if best["state"] is not None else cfg.epochs,
-               "task": meta["task"], "init": cfg.init, "results": results}
-    if cfg.select == "best_on_test":
-        summary["warning"] = "epoch selected on the test split (the paper's protocol): optimistic"
-    run.write_json("results.json", summary)
-    if run.main:
-        from .models import checkpoint_dict
+        trainer.fit(ctx.batches(dataset, cfg.batch_size, cfg.data), step_fn, callback=on_step)
+        if best["state"] is not None:
+            clf.load_state_dict(best["state"])
+        results = evaluate_splits(clf, test_lists, cfg, device, out_dir=run.path / "eval" if run.main else None,
+                                  class_names=class_names)
+        summary = {"selection": cfg.select, "selected_epoch": best["epoch"] if best["state"] is not None else cfg.epochs,
+                   "task": meta["task"], "init": cfg.init, "results": results}
+        if cfg.select == "best_on_test":
+            summary["warning"] = "epoch selected on the test split (the paper's protocol): optimistic"
+        run.write_json("results.json", summary)
+        if run.main:
+            from .models import checkpoint_dict
 
-        atomic_save(checkpoint_dict(clf.model, task=meta["task"], num_classes=num_classes), run.path / "model.pt")
-    D.barrier()
-    return FinetuneResult(run.path, clf, results)
+            atomic_save(checkpoint_dict(clf.model, task=meta["task"], num_classes=num_classes), run.path / "model.pt")
+        D.barrier()
+        return FinetuneResult(run.path, clf, results)
 
 
 # ------------------------------------------------------------------------------------ CLI
@@ -304,6 +313,7 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
                         "best-on-test (optimistic)")
     p.add_argument("--val-fraction", type=float, default=0.0)
     p.add_argument("--workers", type=int, default=2)
+    add_skip_flags(p)
     p.add_argument("--flip", default="auto", choices=["auto", "on", "off"],
                    help="horizontal flips (auto: off on the embedded benchmark, whose classes are directions)")
     p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"])
@@ -320,7 +330,7 @@ def _cli_finetune(a: argparse.Namespace) -> int:
         run_dir=a.run_dir or ("runs/probe" if a.freeze else "runs/finetune"), init=a.init, backbone=a.backbone,
         freeze=a.freeze, epochs=a.epochs, batch_size=a.batch_size, dropout=a.dropout, device=a.device,
         data=DataConfig(source=a.data, split=a.train_split, root=a.root, frames=a.frames, stride=a.stride, size=a.size,
-                        resize=a.resize, workers=a.workers, flip=flip_for(a.data, a.flip)),
+                        resize=a.resize, workers=a.workers, flip=flip_for(a.data, a.flip), **skip_settings(a)),
         test_splits=tuple(a.test_splits), test_clips=a.test_clips, eval_resize=a.eval_resize, select=a.select,
         val_fraction=a.val_fraction,
         optim=OptimConfig(lr=a.lr, weight_decay=a.weight_decay, schedule=a.schedule, milestones=tuple(a.milestones),

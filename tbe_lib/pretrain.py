@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import torch
 
-from .config import OPTIMIZERS, DataConfig, OptimConfig, flip_for
+from .config import OPTIMIZERS, DataConfig, OptimConfig, add_skip_flags, check_number, flip_for, skip_settings
 from .data.listfile import resolve_list
 from .methods import METHODS, MethodConfig
 from .train import LoopConfig
@@ -40,6 +40,9 @@ class PretrainConfig:
     method: MethodConfig = field(default_factory=MethodConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)
+
+    def __post_init__(self) -> None:
+        check_number("pretrain", "batch_size", self.batch_size, minimum=1, integer=True)
 
 
 @dataclass
@@ -71,30 +74,30 @@ def pretrain(cfg: PretrainConfig, *, resume: bool = False) -> PretrainResult:
     from .train.setup import build_trainer, start_run, training_dataset
     from .utils import atomic_save
 
-    ctx = start_run(run_dir=cfg.run_dir, device=cfg.device, loop=cfg.loop, resume=resume)
-    sampler = ClipSampler(frames=cfg.data.frames, stride=cfg.data.stride, mode="random", views=cfg.method.views)
-    dataset = training_dataset(cfg.data, resolve_list(cfg.data.source, cfg.data.split), sampler)
-    method = build_method(cfg.backbone, cfg.method, **cfg.backbone_kwargs).to(ctx.device, memory_format=ctx.memory_format)
-    encoder = method.encoder  # what finetuning starts from (encoder.pt)
-    trainer = build_trainer(ctx, method, optim=cfg.optim, loop=cfg.loop, meta=_check_meta(cfg, encoder.arch),
-                            desc=f"pretrain {cfg.method.method}", resume=resume, config=cfg)
-    augment = VideoAugment(cfg.data.size, scale=cfg.data.crop_scale, flip=cfg.data.flip, jitter=cfg.data.jitter,
-                           jitter_p=cfg.data.jitter_p, gray_p=cfg.data.gray_p)
+    with start_run(run_dir=cfg.run_dir, device=cfg.device, loop=cfg.loop, resume=resume) as ctx:
+        sampler = ClipSampler(frames=cfg.data.frames, stride=cfg.data.stride, mode="random", views=cfg.method.views)
+        dataset = training_dataset(cfg.data, resolve_list(cfg.data.source, cfg.data.split), sampler)
+        method = build_method(cfg.backbone, cfg.method, **cfg.backbone_kwargs).to(ctx.device, memory_format=ctx.memory_format)
+        encoder = method.encoder  # what finetuning starts from (encoder.pt)
+        trainer = build_trainer(ctx, method, optim=cfg.optim, loop=cfg.loop, meta=_check_meta(cfg, encoder.arch),
+                                desc=f"pretrain {cfg.method.method}", resume=resume, config=cfg)
+        augment = VideoAugment(cfg.data.size, scale=cfg.data.crop_scale, flip=cfg.data.flip, jitter=cfg.data.jitter,
+                               jitter_p=cfg.data.jitter_p, gray_p=cfg.data.gray_p)
 
-    def step_fn(model, batch, step):
-        x = ctx.augment(augment, batch)  # (B, V, C, T, h, w) float32, normalised (V views of each video)
-        if x.dim() == 5:  # one view
-            x = x.unsqueeze(1)
-        views = [x[:, v].contiguous(memory_format=ctx.memory_format) for v in range(x.shape[1])]
-        loss, metrics = model(views, ctx.generator)
-        return loss, metrics, x.shape[0]
+        def step_fn(model, batch, step):
+            x = ctx.augment(augment, batch)  # (B, V, C, T, h, w) float32, normalised (V views of each video)
+            if x.dim() == 5:  # one view
+                x = x.unsqueeze(1)
+            views = [x[:, v].contiguous(memory_format=ctx.memory_format) for v in range(x.shape[1])]
+            loss, metrics = model(views, ctx.generator)
+            return loss, metrics, x.shape[0]
 
-    last = trainer.fit(ctx.batches(dataset, cfg.batch_size, cfg.data), step_fn, after_step=lambda m: m.after_step())
-    if ctx.run.main and trainer.step >= cfg.loop.steps:
-        atomic_save(checkpoint_dict(encoder, task="pretrain", method=cfg.method.method, step=trainer.step),
-                    ctx.run.path / "encoder.pt")
-    D.barrier()
-    return PretrainResult(ctx.run.path, method, last, trainer.step)
+        last = trainer.fit(ctx.batches(dataset, cfg.batch_size, cfg.data), step_fn, after_step=lambda m: m.after_step())
+        if ctx.run.main and trainer.step >= cfg.loop.steps:
+            atomic_save(checkpoint_dict(encoder, task="pretrain", method=cfg.method.method, step=trainer.step),
+                        ctx.run.path / "encoder.pt")
+        D.barrier()
+        return PretrainResult(ctx.run.path, method, last, trainer.step)
 
 
 # ------------------------------------------------------------------------------------ CLI
@@ -127,6 +130,7 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--flip", default="auto", choices=["auto", "on", "off"],
                    help="horizontal flips (auto: off on the embedded benchmark, whose classes are directions)")
     p.add_argument("--no-cache", action="store_true", help="do not keep decoded videos in RAM")
+    add_skip_flags(p)
     p.add_argument("--queue-size", type=int, default=1024)
     p.add_argument("--temperature", type=float, default=0.07)
     p.add_argument("--momentum-ema", type=float, default=0.999, help="key encoder EMA m (default 0.999)")
@@ -156,7 +160,8 @@ def config_from_args(a: argparse.Namespace) -> PretrainConfig:
     return PretrainConfig(
         run_dir=a.run_dir or f"runs/pretrain_{a.method}", backbone=a.backbone, batch_size=a.batch_size, device=a.device,
         data=DataConfig(source=a.data, split=a.split, root=a.root, frames=a.frames, stride=a.stride, size=a.size,
-                        resize=a.resize, workers=a.workers, cache=not a.no_cache, flip=flip_for(a.data, a.flip)),
+                        resize=a.resize, workers=a.workers, cache=not a.no_cache, flip=flip_for(a.data, a.flip),
+                        **skip_settings(a)),
         method=MethodConfig(method=a.method, queue_size=a.queue_size, temperature=a.temperature, momentum=a.momentum_ema,
                             bn_groups=a.bn_groups, extra_negative=a.extra_negative, be_alpha=a.be_alpha,
                             be_source=a.be_source, be_lam_per_clip=a.be_lam_per_clip, pretext_task=a.pretext_task),

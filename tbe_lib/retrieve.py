@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .config import check_number
 from .data.listfile import resolve_list
 
 __all__ = ["RetrievalConfig", "retrieve", "load_model_for_features", "add_cli"]
@@ -56,6 +58,15 @@ class RetrievalConfig:
     device: str = "auto"
     embedding: str | None = "tsne"
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("frames", "stride", "size", "num_clips", "knn_k", "batch_size"):
+            check_number("retrieve", name, getattr(self, name), minimum=1, integer=True)
+        check_number("retrieve", "workers", self.workers, minimum=0, integer=True)
+        if not self.ks:
+            raise ValueError("retrieve: ks is empty; give at least one k, e.g. --ks 1 5 10")
+        for k in self.ks:
+            check_number("retrieve", "every k of ks", k, minimum=1, integer=True)
 
 
 def load_model_for_features(checkpoint: str | None, backbone: str, backbone_kwargs: dict[str, Any], seed: int = 0):
@@ -104,13 +115,25 @@ def retrieve(cfg: RetrievalConfig, *, progress: bool = False) -> dict[str, Any]:
     gallery = feats(cfg.gallery_split)
     results: dict[str, Any] = {"checkpoint": cfg.checkpoint, "feature_dim": int(gallery.feats.shape[1]),
                                "gallery": cfg.gallery_split, "recall": {}, "knn": {}, "linear_probe": {}}
-    ks = tuple(k for k in cfg.ks if k <= len(gallery.labels))
+    n_gallery = len(gallery.labels)
+    ks = tuple(k for k in cfg.ks if k <= n_gallery)
+    if not ks:
+        raise ValueError(f"ks {list(cfg.ks)}: every k exceeds the {n_gallery} videos of the {cfg.gallery_split!r} "
+                         f"gallery; give ks <= {n_gallery}")
+    if len(ks) < len(cfg.ks):  # a documented cap, printed and recorded
+        results["ks_skipped"] = [k for k in cfg.ks if k > n_gallery]
+        print(f"[retrieve] Recall@k skipped for k = {results['ks_skipped']}: the {cfg.gallery_split!r} gallery has "
+              f"{n_gallery} videos (recorded as 'ks_skipped' in retrieval.json)", file=sys.stderr, flush=True)
+    if cfg.knn_k > n_gallery:
+        results["knn_k_used"] = n_gallery
+        print(f"[retrieve] kNN uses k = {n_gallery} (the gallery's size) instead of {cfg.knn_k}", file=sys.stderr,
+              flush=True)
     for split in cfg.query_splits:
         q = feats(split)
         results["recall"][split] = {str(k): v for k, v in
                                     retrieval_recall(q.feats, q.labels, gallery.feats, gallery.labels, ks).items()}
         results["knn"][split] = knn_accuracy(gallery.feats, gallery.labels, q.feats, q.labels,
-                                             k=min(cfg.knn_k, len(gallery.labels)))
+                                             k=min(cfg.knn_k, n_gallery))
         results["linear_probe"][split] = linear_probe(gallery.feats, gallery.labels, q.feats, q.labels,
                                                       seed=cfg.seed).accuracy
     if cfg.background_split:

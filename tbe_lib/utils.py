@@ -1,6 +1,7 @@
 """Small shared helpers: seeding, atomic checkpoint files, safe loading."""
 from __future__ import annotations
 
+import errno
 import os
 import random
 import statistics
@@ -40,10 +41,20 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if _disk_full(e):  # torch's writer reports a full disk as "[enforce fail ...] unexpected pos"
+            raise OSError(errno.ENOSPC, "No space left on device", str(path)) from e
         raise
     return path
+
+
+def _disk_full(e: BaseException) -> bool:
+    while e is not None:
+        if (isinstance(e, OSError) and e.errno == errno.ENOSPC) or "No space left on device" in str(e):
+            return True
+        e = e.__cause__ or e.__context__  # type: ignore[assignment]
+    return False
 
 
 def safe_load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
@@ -66,7 +77,16 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     """``"auto"``/``None`` -> CUDA if available, else CPU; anything else is passed to torch."""
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}: use 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: torch {torch.__version__} sees no CUDA GPU here; use --device cpu "
+                         "(or auto), or install a CUDA build of torch on a machine with a GPU")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r}: only {torch.cuda.device_count()} GPU(s) are visible")
+    return dev
 
 
 def device_generator(seed: int, device: str | torch.device) -> torch.Generator:

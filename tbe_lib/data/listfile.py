@@ -93,8 +93,9 @@ def read_list(
         raise FileNotFoundError(f"list file not found: {path}")
     meta: dict[str, str] = {}
     records: list[VideoRecord] = []
+    first_line: dict[str, int] = {}  # path -> line it was first listed on
     fmt: str | None = None
-    for lineno, raw in enumerate(path.read_text().splitlines(), 1):
+    for lineno, raw in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):  # -sig: drops a BOM
         line = raw.strip()
         if not line:
             continue
@@ -108,6 +109,10 @@ def read_list(
         parts = line.rsplit(maxsplit=2)
         if fmt is None:
             fmt = "frames" if len(parts) == 3 and parts[1].isdigit() else "video"
+        if fmt == "video" and len(parts) == 3 and parts[1].isdigit():
+            raise ListFormatError(
+                f"{path}:{lineno}: {raw!r} has 3 columns, but a video list has 2 ('<path> <label>'); remove the extra "
+                "column, or declare '# format: frames' for frame folders ('<frame_dir> <num_frames> <label>')")
         try:
             if fmt == "video":
                 p, lab = line.rsplit(maxsplit=1)
@@ -127,6 +132,14 @@ def read_list(
             ) from None
         if records[-1].label < 0:
             raise ListFormatError(f"{path}:{lineno}: negative label in {raw!r}; labels are 0-based")
+        if records[-1].path in first_line:
+            raise ListFormatError(f"{path}:{lineno}: {records[-1].path} is listed again (first on line "
+                                  f"{first_line[records[-1].path]}); remove the duplicate line")
+        first_line[records[-1].path] = lineno
+        n_classes = _declared_classes(meta)
+        if n_classes is not None and records[-1].label >= n_classes:
+            raise ListFormatError(f"{path}:{lineno}: label {records[-1].label} in {raw!r} is outside the "
+                                  f"{n_classes} classes the header declares (labels are 0..{n_classes - 1})")
     if not records and not allow_empty:
         raise ListFormatError(f"{path}: the list is empty (no video lines); check the split or the builder's output")
     return VideoList(
@@ -137,6 +150,16 @@ def read_list(
         meta=meta,
         source=path,
     )
+
+
+def _declared_classes(meta: dict[str, str]) -> int | None:
+    """The number of classes a list's header declares (``num_classes``, or ``classes`` as
+    comma-separated names), None when it does not."""
+    if meta.get("num_classes", "").isdigit():
+        return int(meta["num_classes"])
+    if "," in meta.get("classes", ""):
+        return len(meta["classes"].split(","))
+    return None
 
 
 def list_root(list_file: str | os.PathLike, header_root: str | None = None,

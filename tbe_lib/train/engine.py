@@ -33,11 +33,13 @@ import torch
 from torch import Tensor, nn
 
 from .. import distributed as D
+from ..config import check_number
 from ..utils import atomic_save, safe_load
 from .rundir import RunDir
 from .state import capture_rng, check_compatible, restore_rng
 
-__all__ = ["LoopConfig", "Trainer", "TrainingDiverged", "CompileFallbackWarning", "autocast_dtype", "is_compiler_error"]
+__all__ = ["LoopConfig", "Trainer", "TrainingDiverged", "CompileFallbackWarning", "autocast_dtype", "is_compiler_error",
+           "first_nonfinite"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -70,6 +72,17 @@ class LoopConfig:
     seed: int = 0
     deterministic: bool = False
     stop_after: int | None = None  # stop (with a checkpoint) at this step, e.g. a time budget or a test of resume
+
+    def __post_init__(self) -> None:
+        check_number("loop", "steps", self.steps, minimum=1, integer=True)
+        check_number("loop", "log_every", self.log_every, minimum=1, integer=True)
+        check_number("loop", "checkpoint_every", self.checkpoint_every, minimum=0, integer=True)
+        if self.clip_grad is not None:
+            check_number("loop", "clip_grad", self.clip_grad, above=0)
+        if self.stop_after is not None:
+            check_number("loop", "stop_after", self.stop_after, minimum=1, integer=True)
+        if self.amp not in ("auto", "bf16", "fp16", "off"):
+            raise ValueError(f"loop: amp must be 'auto', 'bf16', 'fp16' or 'off', got {self.amp!r}")
 
 
 def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
@@ -121,6 +134,19 @@ def _describe(e: BaseException) -> str:
     inner = getattr(e, "inner_exception", None) or e.__cause__ or e
     lines = [x for x in str(inner).strip().splitlines() if x.strip()]
     return f"{type(inner).__name__}: {lines[0][:300] if lines else ''}"
+
+
+@torch.no_grad()
+def first_nonfinite(state: dict[str, Tensor]) -> str | None:
+    """The name of the first floating-point tensor of ``state`` holding a NaN or an infinity
+    (None if all are finite). One small reduction per tensor and a single host transfer."""
+    names = [k for k, v in state.items() if isinstance(v, Tensor) and v.is_floating_point() and v.numel()]
+    if not names:
+        return None
+    ok = torch.stack([torch.isfinite(state[k]).all().to(state[names[0]].device) for k in names]).cpu()
+    if bool(ok.all()):
+        return None
+    return names[int((~ok).nonzero()[0])]
 
 
 class _DeviceMeter:
@@ -227,9 +253,22 @@ class Trainer:
         }
 
     def save(self) -> None:
+        """Write ``RUN/checkpoints/last.pt`` (atomically), after checking that every parameter
+        and buffer is finite: a diverged state never replaces the last good checkpoint."""
+        self._raise_if_state_not_finite()
         if self.run.main:
             atomic_save(self.state(), self.run.last_checkpoint)
         D.barrier()
+
+    def _raise_if_state_not_finite(self) -> None:
+        bad = first_nonfinite(self.module.state_dict())
+        if bad is None:
+            return
+        where = self.run.last_checkpoint if self.run.last_checkpoint.exists() else "none written yet"
+        raise TrainingDiverged(
+            f"{self.desc}: {bad} holds non-finite values at step {self.step}; stopped without writing a checkpoint "
+            f"(last good checkpoint: {where}). Lower the learning rate, enable --clip-grad or use --amp off, "
+            "then resume or restart.")
 
     def resume(self, path: str | os.PathLike | None = None) -> int:
         """Load the training state (default: the run's ``checkpoints/last.pt``). Returns the step.

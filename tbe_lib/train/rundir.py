@@ -6,22 +6,27 @@
       metrics.jsonl      one JSON object per logged step (and per evaluation)
       checkpoints/last.pt      latest training state (atomic writes; resume from here)
       encoder.pt         the final encoder weights (for finetuning / retrieval)
+      .lock              the PID and host of the process writing it (one writer at a time)
 """
 from __future__ import annotations
 
+import atexit
 import dataclasses
+import errno
 import json
 import os
 import platform
+import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
 import torch
 
-__all__ = ["RunDir", "read_metrics", "to_jsonable"]
+__all__ = ["RunDir", "RunDirBusy", "read_metrics", "to_jsonable"]
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -50,14 +55,83 @@ def _git_commit() -> str | None:
         return None
 
 
-class RunDir:
-    """A run's folder. Only the main process writes (``main=False`` makes every write a no-op)."""
+class RunDirBusy(RuntimeError):
+    """Another live process holds the run directory."""
 
-    def __init__(self, path: str | os.PathLike, *, main: bool = True) -> None:
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+class RunDir:
+    """A run's folder. Only the main process writes (``main=False`` makes every write a no-op).
+
+    One writer: the main process holds ``RUN/.lock`` (its PID, host and start time) from
+    creation until :meth:`release` (or exit), so a second run on the same folder is refused
+    at once (:class:`RunDirBusy`). A lock left by a dead process of this host is taken over
+    with a warning; temporary checkpoint files left by a killed write are removed."""
+
+    def __init__(self, path: str | os.PathLike, *, main: bool = True, lock: bool = True) -> None:
         self.path = Path(path)
         self.main = main
+        self._locked = False
         if main:
+            if self.path.exists() and not self.path.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, "it is a file, a run directory is expected", str(self.path))
             (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
+            if lock:
+                self._acquire()
+            for tmp in (self.path / "checkpoints").glob(".*.tmp"):  # left by a write that was killed
+                tmp.unlink(missing_ok=True)
+
+    @property
+    def lock_file(self) -> Path:
+        return self.path / ".lock"
+
+    def _acquire(self) -> None:
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        for _ in range(3):
+            try:
+                fd = os.open(self.lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    holder = json.loads(self.lock_file.read_text() or "{}")
+                except (OSError, json.JSONDecodeError):
+                    holder = {}
+                pid, host = holder.get("pid"), holder.get("host")
+                if host == me["host"] and (pid == me["pid"] or not isinstance(pid, int) or not _pid_alive(pid)):
+                    if pid != me["pid"]:
+                        warnings.warn(f"{self.path}: taking over the lock of process {pid}, which is no longer "
+                                      "running (an interrupted run)", RuntimeWarning, stacklevel=3)
+                    self.lock_file.unlink(missing_ok=True)
+                    continue
+                raise RunDirBusy(
+                    f"{self.path} is in use by process {pid} on {host} (since {holder.get('started', '?')}): wait for "
+                    f"that run to finish or choose another --run-dir; if it is dead, delete {self.lock_file}") from None
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(me) + "\n")
+            self._locked = True
+            atexit.register(self.release)
+            return
+        raise RunDirBusy(f"could not take the lock {self.lock_file}; delete it if no run is using {self.path}")
+
+    def release(self) -> None:
+        """Give up the lock (idempotent; only our own lock file is removed)."""
+        if not self._locked:
+            return
+        self._locked = False
+        try:
+            holder = json.loads(self.lock_file.read_text() or "{}")
+        except (OSError, json.JSONDecodeError):
+            return
+        if holder.get("pid") == os.getpid():
+            self.lock_file.unlink(missing_ok=True)
 
     @property
     def last_checkpoint(self) -> Path:

@@ -5,10 +5,10 @@ the data stream, the optimiser and its schedule, the engine, and the augmented b
 are thin stages on top of this module: each builds its model and its step, and this module
 does the rest, in the same order for both::
 
-    ctx = start_run(run_dir=..., device=..., loop=..., resume=...)      # processes, seeds, RUN/
-    dataset = training_dataset(data_cfg, list_path, sampler)           # clips of a list
-    trainer = build_trainer(ctx, module, optim=..., loop=..., ...)      # optimiser, schedule, engine, resume
-    trainer.fit(ctx.batches(dataset, batch_size, data_cfg), step_fn)   # the data stream
+    with start_run(run_dir=..., device=..., loop=..., resume=...) as ctx:   # processes, seeds, RUN/ (locked)
+        dataset = training_dataset(data_cfg, list_path, sampler)             # clips of a list
+        trainer = build_trainer(ctx, module, optim=..., loop=..., ...)        # optimiser, schedule, engine, resume
+        trainer.fit(ctx.batches(dataset, batch_size, data_cfg), step_fn)     # the data stream
 """
 from __future__ import annotations
 
@@ -67,6 +67,12 @@ class RunContext:
 
         return stream
 
+    def __enter__(self) -> "RunContext":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.run.release()  # the run directory's lock: another run may use it now
+
     def augment(self, augment: nn.Module, batch: Any) -> Tensor:
         """The batch's clips on the device, augmented: uint8 ``(B, [V,] C, T, H, W)`` (padded
         when sizes differ; ``batch.sizes`` holds each clip's own) -> float32 normalised
@@ -78,11 +84,13 @@ class RunContext:
 
 def start_run(*, run_dir: str | os.PathLike, device: str, loop: LoopConfig, resume: bool) -> RunContext:
     """Processes (``torchrun``: one per GPU, NCCL; gloo on CPUs), seeds (and deterministic
-    kernels if asked), the run directory (refusing to overwrite a run unless ``resume``)."""
+    kernels if asked), the run directory (locked for this run until the context exits;
+    refusing to overwrite a run unless ``resume``)."""
     dev = D.init_from_env(device)
     seed_everything(loop.seed, deterministic=loop.deterministic)
     run = RunDir(run_dir, main=D.is_main())
     if run.last_checkpoint.exists() and not resume:
+        run.release()
         raise FileExistsError(f"{run.last_checkpoint} exists: pass --resume to continue that run, "
                               "or choose another --run-dir (nothing was overwritten)")
     mf = torch.channels_last_3d if loop.channels_last else torch.contiguous_format
