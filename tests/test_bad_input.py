@@ -154,6 +154,17 @@ def test_an_extra_column_and_a_duplicate_line_are_named(tmp_path):
         read_list(dup)
 
 
+def test_a_malformed_line_and_a_negative_label_are_named(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("a.mp4 0\nb.mp4 x\n")
+    with pytest.raises(ListFormatError, match=r"bad.txt:2: cannot parse 'b.mp4 x' as a video list line"):
+        read_list(bad)
+    neg = tmp_path / "neg.txt"
+    neg.write_text("a.mp4 -1\n")
+    with pytest.raises(ListFormatError, match=r"neg.txt:1: negative label"):
+        read_list(neg)
+
+
 @pytest.mark.parametrize("flag, value, pattern", [
     ("--batch-size", "0", r"batch_size must be an integer >= 1, got 0"),
     ("--lr", "nan", r"lr must be a finite number > 0, got nan"),
