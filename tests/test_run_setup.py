@@ -74,3 +74,12 @@ def test_the_training_stream_is_the_evaluation_loader(tmp_path, smoke_bench):
     for mod in (pt_mod, ft_mod):
         src = inspect.getsource(mod)
         assert "DataLoader(" not in src and "StepSampler" not in src and "seed_everything" not in src, mod.__name__
+
+
+def test_environment_json_records_what_the_numbers_depend_on(tmp_path, smoke_bench):
+    res = pretrain(make_cfg(tmp_path / "p", smoke_bench, "be", steps=1))
+    env = json.loads((res.run_dir / "environment.json").read_text())["numerics"]
+    assert env["cpu_model"] and env["torch_cpu_capability"] in ("DEFAULT", "AVX2", "AVX512", "NO AVX", "ZVECTOR")
+    assert isinstance(env["cpu_isa"], list) and env["torch_threads"] >= 1 and env["parallel_backend"]
+    assert "onednn" in env["libraries"] or "mkl" in env["libraries"] or env["libraries"]
+    assert env["deterministic_algorithms"] is False and "cuda" not in env  # a CPU run

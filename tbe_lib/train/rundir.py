@@ -26,6 +26,8 @@ from typing import Any, Iterator
 
 import torch
 
+from ..environment import numerics_environment
+
 __all__ = ["RunDir", "RunDirBusy", "read_metrics", "to_jsonable"]
 
 
@@ -163,6 +165,7 @@ class RunDir:
             "git_commit": _git_commit(),
             "argv": sys.argv,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "numerics": numerics_environment(device),  # processor, instruction sets, math libraries, GPU
         }
         self.write_json("environment.json", env)
 
