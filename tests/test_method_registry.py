@@ -30,7 +30,7 @@ def toy_method():
 
 
 def test_the_built_in_methods_are_registered_with_their_views():
-    assert list(METHODS)[:4] == ["moco", "be", "be_triplet", "pretext"]
+    assert list(METHODS)[:4] == ["moco", "be", "be_triplet", "pretext"]  # the paper's, first
     assert MethodConfig(method="be", extra_negative=True).views == ("anchor", "same_frames", "other_time")
     assert MethodConfig(method="moco", extra_negative=True).views == ("anchor", "same_frames", "other_video")
     assert MethodConfig(method="be_triplet").views == ("anchor", "same_frames", "other_time")

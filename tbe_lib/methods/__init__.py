@@ -11,6 +11,11 @@ method         views (query / key / negative)             loss
 ``be_triplet`` BE(anchor) / same frames / other time      TripletMargin(q,k,n) + TripletMargin(q,k,
                                                           flip_batch(n)), margin 0.5, online encoder
 ``pretext``    anchor                                     CE(transformation) + w·MSE(f(x), f(BE(x)))
+``moco_paper`` ``moco`` with its extra negative always on (the paper's "MoCo baseline", exactly)
+``be_paper``   ``be`` with its intra-video negative always on (the paper's BE, exactly)
+``fame``       FAME(anchor): its moving foreground on     InfoNCE as ``moco`` (Ding et al., CVPR 2022)
+               another clip's background / same frames
+``arrow_of_time`` anchor played forward or backward       CE(direction): the positive control for motion
 =============  =========================================  ==========================================
 
 The training engine (:mod:`tbe_lib.train`) is the same for all of them. See
@@ -22,10 +27,12 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from . import be, be_triplet, moco, pretext  # noqa: F401  (the paper's four first: the order of tables and --method)
 from .base import METHODS, ROW_SPECS, Method, MethodConfig, MethodSpec, build_method, get_method, register_method
-# Every module of this package registers its method when imported: a new method is a new file.
+
+# Every other module of this package registers its method when imported: a new method is a new file.
 for _mod in pkgutil.iter_modules(__path__):
-    if _mod.name != "base":
+    if _mod.name not in ("base", "be", "be_triplet", "moco", "pretext"):
         importlib.import_module(f"{__name__}.{_mod.name}")
 
 from .be import BEMethod  # noqa: E402  (the classes, for direct use)

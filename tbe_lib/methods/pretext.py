@@ -12,12 +12,12 @@ from torch import Tensor, nn
 from ..augment import background_erasing
 from .base import Method, MethodConfig, register_method
 
-__all__ = ["PretextMethod", "apply_transform"]
+__all__ = ["PretextMethod", "apply_transform", "transform_labels"]
 
 _CLASSES = {"rotation": 4, "flip": 2, "rotation+flip": 8}
 
 
-def _transform_labels(task: str, n: int, generator: torch.Generator | None, device: torch.device) -> Tensor:
+def transform_labels(task: str, n: int, generator: torch.Generator | None, device: torch.device) -> Tensor:
     gen_device = generator.device if generator is not None else torch.device("cpu")
     return torch.randint(_CLASSES[task], (n,), generator=generator, device=gen_device).to(device)
 
@@ -52,7 +52,7 @@ class PretextMethod(Method):
         x = views[0]  # (N, 3, T, H, W)
         if self.cfg.pretext_task != "flip" and x.shape[-1] != x.shape[-2]:
             raise ValueError(f"rotation pretext needs square frames, got {tuple(x.shape[-2:])}")
-        labels = _transform_labels(self.cfg.pretext_task, x.shape[0], generator, x.device)  # (N,)
+        labels = transform_labels(self.cfg.pretext_task, x.shape[0], generator, x.device)  # (N,)
         xt = apply_transform(x, labels, self.cfg.pretext_task)
         xb = background_erasing(xt, self.cfg.be_alpha, generator=generator, lam_per_clip=self.cfg.be_lam_per_clip,
                                 source=self.cfg.be_source)
