@@ -1,6 +1,12 @@
 """Writes tests/data/experiment_configs.json. Runs only on the code of commit 974e566 (the API it calls was
 refactored after it): `git worktree add /tmp/old 974e566 && cd /tmp/old && PYTHONPATH=$PWD python
-tests/data/make_experiment_configs.py > out.json`, then the digest step at the end of this file."""
+tests/data/make_experiment_configs.py > out.json`, then the digest step at the end of this file.
+
+Not collected by pytest (no test_ prefix)."""
+import hashlib
+import json
+import os
+import sys
 from pathlib import Path
 
 os.environ["TBE_PROJECT_ROOT"] = "/project"
@@ -111,4 +117,28 @@ for key, argv in {"default": ["compare", "--out", "runs/compare"], "readme_lists
                             "--jitter-seeds", "--pan-seeds", "1", "--rows", "random", "be", "--data-dir", "d"]}.items():
     cfg = capture(argv)
     res["cli"][key] = {"units": units(cfg), "cam": cam(cfg, cfg.cam_videos)}
-json.dump(res, sys.stdout, indent=0, sort_keys=True)
+
+
+def _canon(x):
+    return json.dumps(x, sort_keys=True, separators=(",", ":"))
+
+
+def _sha(x):
+    return hashlib.sha256(_canon(x).encode()).hexdigest()[:16]
+
+
+out = {"_generated": res["_generated"] + ". Per case: every unit's config as the SHA-256 (16 hex) of its canonical "
+       "JSON (sorted keys, no spaces), and the full JSON of the first unit of each kind, for readable differences.",
+       "cases": {}}
+for group, prefix in (("profiles", "profile"), ("cli", "cli")):
+    for name, v in res[group].items():
+        digests, examples = {}, {}
+        for unit, kinds in sorted(v["units"].items()):
+            for kind, js in sorted(kinds.items()):
+                digests[f"{unit}/{kind}"] = _sha(js)
+                examples.setdefault(kind, {"unit": unit, "config": js})
+        case = {"digests": digests, "examples": examples, "cam": v["cam"]}
+        if "motion_check" in v:
+            case["motion_check"] = v["motion_check"]
+        out["cases"][f"{prefix}:{name}"] = case
+sys.stdout.write(json.dumps(out, indent=1, sort_keys=True) + "\n")
