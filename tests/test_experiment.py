@@ -108,7 +108,8 @@ def test_every_setting_is_a_documented_flag_and_a_set_key(tmp_path) -> None:
         config_from_args(p.parse_args(["compare", "--backbone-kwargs", "widths=8"]))
 
     # --set: fields of CompareConfig reach every notebook's `overrides`; an unknown key is one error naming them
-    with pytest.raises(ValueError, match=r"--set: no notebook declares \['nope'\].*CompareConfig fields\): .*pretrain_lr"):
+    unknown = r"--set: no notebook declares \['nope'\].*CompareConfig fields\): .*pretrain_lr"
+    with pytest.raises(ValueError, match=unknown):
         reproduce("smoke", project_root=REPO, out=tmp_path, settings={"nope": 1}, build=False, log=lambda m: None)
     with pytest.raises(ValueError, match=r"--set: pretrain_steps must be int, got 'many'"):
         reproduce("smoke", project_root=REPO, out=tmp_path, settings={"pretrain_steps": "many"}, build=False,

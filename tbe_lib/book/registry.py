@@ -104,8 +104,8 @@ STAGES: tuple[Stage, ...] = (
           params={"smoke": {"n_queries_shown": 2}, "cpu": {"n_queries_shown": 4}, "full": {"n_queries_shown": 6},
                   "paper": {"n_queries_shown": 4}}),
     Stage("06_activation_maps", "Where the models look: activation maps", depends=("04_finetuning",),
-          params={"smoke": {"shown_videos": [0, 1]}, "cpu": {"shown_videos": [0, 3]}, "full": {"shown_videos": [0, 3, 5]},
-                  "paper": {"shown_videos": [0, 1]}}),
+          params={"smoke": {"shown_videos": [0, 1]}, "cpu": {"shown_videos": [0, 3]},
+                  "full": {"shown_videos": [0, 3, 5]}, "paper": {"shown_videos": [0, 1]}}),
     Stage("07_results", "Results: the paper's table, rebuilt", depends=("04_finetuning", "05_retrieval", "06_activation_maps")),
 )
 

@@ -165,10 +165,11 @@ class CompareConfig:
             if cond not in self.conditions:
                 continue  # e.g. the paper's hmdb51 <- ucf101 when only ucf101 runs
             if src not in self.conditions:
-                raise ValueError(f"pretrain_from: {cond!r} <- {src!r} must both be conditions ({list(self.conditions)})")
+                raise ValueError(f"pretrain_from: {cond!r} <- {src!r} must both be conditions "
+                                 f"({list(self.conditions)})")
             if src in self.pretrain_from:
-                raise ValueError(f"pretrain_from: {cond!r} <- {src!r}, which itself reuses {self.pretrain_from[src]!r}; "
-                                 "point at the condition that pretrains")
+                raise ValueError(f"pretrain_from: {cond!r} <- {src!r}, which itself reuses "
+                                 f"{self.pretrain_from[src]!r}; point at the condition that pretrains")
             missing = sorted(set(self.conditions[cond]) - set(self.conditions[src]))
             if missing:
                 raise ValueError(f"pretrain_from: {cond!r} has seeds {missing} that {src!r} does not pretrain")

@@ -63,7 +63,10 @@ def seed_dir(cfg: CompareConfig, condition: str, seed: int) -> Path:
 
 # ------------------------------------------------------------------------ configurations
 def _data(cfg: CompareConfig, condition: str, split: str, *, finetune: bool = False) -> DataConfig:
-    frames, stride, size = (cfg.ft_frames, cfg.ft_stride, cfg.ft_size) if finetune else (cfg.frames, cfg.stride, cfg.size)
+    if finetune:
+        frames, stride, size = cfg.ft_frames, cfg.ft_stride, cfg.ft_size
+    else:
+        frames, stride, size = cfg.frames, cfg.stride, cfg.size
     return DataConfig(source=str(data_source(cfg, condition)), split=split, root=cfg.roots.get(condition),
                       frames=frames, stride=stride, size=size, resize=cfg.resize, workers=cfg.workers, flip=cfg.flip,
                       crop_scale=cfg.crop_scale)

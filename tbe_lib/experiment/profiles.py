@@ -125,5 +125,6 @@ def profile_config(name: str, overrides: Mapping[str, Any] | None = None, *,
     if unknown:
         raise ValueError(f"{unknown}: not settings of the experiment; CompareConfig's fields are "
                          f"{', '.join(setting_names())}")
-    cfg = dataclasses.replace(copy.deepcopy(EXPERIMENT_PROFILES[name].experiment), **copy.deepcopy(dict(overrides or {})))
+    base = copy.deepcopy(EXPERIMENT_PROFILES[name].experiment)
+    cfg = dataclasses.replace(base, **copy.deepcopy(dict(overrides or {})))
     return rooted(cfg, root) if root is not None else cfg

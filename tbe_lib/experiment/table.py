@@ -57,9 +57,9 @@ def collect_table(cfg: CompareConfig) -> pd.DataFrame:
     df = pd.DataFrame(recs)
     out = Path(cfg.out_dir)
     df.to_csv(out / "table.csv", index=False)
-    (out / "table.json").write_text(json.dumps(
-        [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in df.to_dict("records")],
-        indent=1) + "\n")
+    records = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+               for r in df.to_dict("records")]
+    (out / "table.json").write_text(json.dumps(records, indent=1) + "\n")
     return df
 
 
