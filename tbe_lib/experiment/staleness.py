@@ -120,15 +120,14 @@ def identity(config: Any, *, ignore: frozenset[str] = frozenset(), paths: frozen
             if k not in ignore and not any(k.startswith(f"{i}.") for i in ignore)}
 
 
-def _run_ignored(flat_keys: Any) -> frozenset[str]:
-    # a finetuning run derives its step count from its epochs and the data
-    return _RUN_NOT_IDENTITY | ({"loop.steps"} if "epochs" in flat_keys else set())
+def _run_ignored(cfg: Any) -> frozenset[str]:
+    # a finetuning run (it has epochs) derives its step count from its epochs and the data
+    return _RUN_NOT_IDENTITY | ({"loop.steps"} if hasattr(cfg, "epochs") else set())
 
 
 def run_settings(cfg: Any) -> dict[str, Any]:
     """The identity settings of a training run (a Pretrain- or FinetuneConfig)."""
-    flat = _flat(to_jsonable(cfg))
-    return identity(cfg, ignore=_run_ignored(flat), paths=_RUN_PATHS)
+    return identity(cfg, ignore=_run_ignored(cfg), paths=_RUN_PATHS)
 
 
 def retrieval_settings(cfg: Any) -> dict[str, Any]:
@@ -235,7 +234,7 @@ def config_changes(cfg: Any) -> list[str]:
     if not saved_path.exists():
         return []
     saved = json.loads(saved_path.read_text())
-    ignore, paths = _run_ignored(_flat(to_jsonable(cfg))), _RUN_PATHS
+    ignore, paths = _run_ignored(cfg), _RUN_PATHS
     default = identity(type(cfg)(), ignore=ignore, paths=paths)
     return _diff(identity(saved, ignore=ignore, paths=paths), identity(cfg, ignore=ignore, paths=paths), default)
 
