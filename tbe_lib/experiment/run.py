@@ -56,7 +56,7 @@ def _retire(step: Step, changes: list[str]) -> None:
     for path in step.outputs:
         if path.exists():
             dest = move_aside(path)
-            _log(f"{path} was made with other settings ({'; '.join(changes[:4])}{' ...' if len(changes) > 4 else ''}): "
+            _log(f"{path} was made with other settings or inputs ({'; '.join(changes[:4])}{' ...' if len(changes) > 4 else ''}): "
                  f"moved to {dest.name}, running it again")
 
 
