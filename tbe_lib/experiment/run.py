@@ -53,11 +53,11 @@ def _stale(step: Step, unit: Unit) -> list[str]:
 
 
 def _retire(step: Step, changes: list[str]) -> None:
+    why = "; ".join(changes[:4]) + (" ..." if len(changes) > 4 else "")
     for path in step.outputs:
         if path.exists():
             dest = move_aside(path)
-            _log(f"{path} was made with other settings or inputs ({'; '.join(changes[:4])}{' ...' if len(changes) > 4 else ''}): "
-                 f"moved to {dest.name}, running it again")
+            _log(f"{path} was made with other settings or inputs ({why}): moved to {dest.name}, running it again")
 
 
 def bring_up_to_date(step: Step, *, progress: bool = False) -> bool:
