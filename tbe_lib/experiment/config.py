@@ -12,6 +12,7 @@ the supervised floor and ceiling) and their labels are defined here too.
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -223,7 +224,7 @@ def setting_types() -> Mapping[str, Any]:
 
 def _convert(name: str, value: Any, hint: Any) -> Any:
     """``value`` as the type ``hint`` of field ``name`` says (JSON lists -> tuples, ints -> floats,
-    dict values converted); ``ValueError`` naming the field when it is of another type."""
+    paths -> strings, dict values converted); ``ValueError`` naming the field when it is of another type."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
@@ -244,6 +245,8 @@ def _convert(name: str, value: Any, hint: Any) -> Any:
         return value
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint is str and isinstance(value, os.PathLike):
+        return os.fspath(value)
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
         raise ValueError(f"{name} must be {hint.__name__}, got {value!r}")
     return value
