@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from tbe_lib.book import add_cli
-from tbe_lib.book.registry import PROFILES
 from tbe_lib.data.listfile import read_list
 from tbe_lib.data.lists import build_lists
+from tbe_lib.experiment import EXPERIMENT_PROFILES
 
 REPO = Path(__file__).resolve().parents[1]
 CHAPTERS = ["03_pretraining", "04_finetuning", "05_retrieval", "06_activation_maps", "07_results"]
@@ -83,10 +83,10 @@ def test_paper_profile_runs_on_fake_ucf101_and_hmdb51(tmp_path: Path, smoke_benc
             shutil.copy(page, proj / "book" / page.name)
     (proj / "tbe_lib").symlink_to(REPO / "tbe_lib")
 
-    # The profile's own dataset names, minus Diving48 (no fake tree here); a few steps of everything.
-    paper = PROFILES["paper"].common
-    datasets = {k: v for k, v in paper["datasets"].items() if k != "diving48"}
-    settings = {"datasets": datasets, "pretrain_steps": 2, "pretrain_batch": 2, "queue_size": 8,
+    # The profile's own datasets, minus Diving48 (no fake tree here); a few steps of everything.
+    paper = EXPERIMENT_PROFILES["paper"].experiment
+    conditions = {k: list(seeds) for k, seeds in paper.conditions.items() if k != "diving48"}
+    settings = {"conditions": conditions, "pretrain_steps": 2, "pretrain_batch": 2, "queue_size": 8,
                 "finetune_epochs": 1, "finetune_batch": 2, "finetune_frames": 16, "test_clips": 1, "workers": 0,
                 "device": "cpu", "cam_videos": 2, "shown_videos": [0], "n_queries_shown": 1}
     p = argparse.ArgumentParser()
@@ -101,7 +101,7 @@ def test_paper_profile_runs_on_fake_ucf101_and_hmdb51(tmp_path: Path, smoke_benc
 
     out = proj / "runs" / "book" / "paper" / "compare"
     table = pd.read_csv(out / "table.csv")
-    assert set(table.camera) == {"ucf101", "hmdb51"}
+    assert set(table.condition) == {"ucf101", "hmdb51"}
     assert set(table.row) == {"random", "moco", "be", "be_inter"}
     for col in ("finetune_test", "probe_test", "R@1_test"):
         assert table[col].map(lambda v: isinstance(v, float) and math.isfinite(v) and 0 <= v <= 100).all(), col
@@ -112,13 +112,13 @@ def test_paper_profile_runs_on_fake_ucf101_and_hmdb51(tmp_path: Path, smoke_benc
     pre = json.loads((out / "ucf101" / "seed0" / "pretrain_be" / "config.json").read_text())
     assert pre["backbone"] == "i3d" and pre["batch_size"] == 2 and pre["loop"]["steps"] == 2
     assert (pre["data"]["frames"], pre["data"]["stride"], pre["data"]["size"], pre["data"]["resize"]) == (16, 4, 224, 256)
-    assert pre["method"]["queue_size"] == 8 and pre["optim"]["lr"] == paper["pretrain_lr"]
+    assert pre["method"]["queue_size"] == 8 and pre["optim"]["lr"] == paper.pretrain_lr
     assert pre["data"]["source"].endswith("ucf101/ucf101_video_{split}_split1.txt") and pre["data"]["split"] == "train"
     # HMDB51 finetunes the encoders pretrained on UCF101 (as the paper does) and pretrains nothing itself.
     ft = json.loads((out / "hmdb51" / "seed0" / "finetune_be" / "config.json").read_text())
     assert ft["init"] == str(out / "ucf101" / "seed0" / "pretrain_be" / "encoder.pt")
     assert (ft["data"]["stride"], ft["data"]["size"], ft["eval_resize"]) == (1, 224, 256)
-    assert ft["optim"]["lr"] == paper["finetune_lr"] and ft["test_splits"] == ["test"]
+    assert ft["optim"]["lr"] == paper.finetune_lr and ft["test_splits"] == ["test"]
     assert not list((out / "hmdb51").rglob("pretrain_*"))
     # The per-class report names UCF101's classes from the lists' classes.txt.
     per_class = pd.read_csv(out / "ucf101" / "seed0" / "finetune_be" / "eval" / "test" / "per_class.csv")

@@ -5,7 +5,7 @@ import json
 
 import pandas as pd
 
-from tbe_lib.compare import ROWS, CompareConfig, collect_table, run_comparison, summarise
+from tbe_lib.experiment import ROWS, CompareConfig, collect_table, run_comparison, summarise
 
 
 def test_comparison_on_smoke_data_is_complete_and_resumable(tmp_path):
@@ -50,9 +50,9 @@ def test_comparison_on_smoke_data_is_complete_and_resumable(tmp_path):
     assert (seed0 / "retrieval_be" / "retrieval.json").stat().st_mtime_ns == ssl_retrieval
     assert (seed0 / "retrieval_sup_unbiased" / "retrieval.json").stat().st_mtime_ns > sup_retrieval
     cams = json.loads((seed0 / "actor_mass.json").read_text())["rows"]
-    from tbe_lib.compare import _file_digest
+    from tbe_lib.experiment import file_digest
 
-    assert cams["be"]["model_sha256"] == _file_digest(seed0 / "finetune_be" / "model.pt")
+    assert cams["be"]["model_sha256"] == file_digest(seed0 / "finetune_be" / "model.pt")
 
     # A copy of the whole project (new paths, new modification times) reuses every run.
     import shutil
@@ -105,7 +105,7 @@ def test_list_templates_and_pretrain_from(tmp_path):
     a dataset finetune another's encoders."""
     import pytest
 
-    from tbe_lib.compare import encoder_path, finetune_config, list_for
+    from tbe_lib.experiment import encoder_path, finetune_config, list_for
     from tbe_lib.data.listfile import resolve_list
 
     (tmp_path / "ds").mkdir()

@@ -139,7 +139,7 @@ def test_optimizer_choice_and_config_changes(tmp_path):
     import pytest
     import torch
 
-    from tbe_lib.compare import config_changes
+    from tbe_lib.experiment import config_changes
     from tbe_lib.finetune import FinetuneConfig
     from tbe_lib.config import OptimConfig, build_optimizer
     from tbe_lib.train.rundir import to_jsonable
@@ -173,7 +173,7 @@ def test_optimizer_choice_and_config_changes(tmp_path):
     changes = config_changes(cfg)
     assert "optim.name: 'sgd' -> 'adamw'" in changes and any(c.startswith("optim.lr:") for c in changes)
     # An interrupted run (config.json, no result yet) with other settings is moved aside too.
-    from tbe_lib.compare import retire_if_changed
+    from tbe_lib.experiment import retire_if_changed
 
     assert retire_if_changed(cfg) and not (tmp_path / "run").exists()
     assert len(list(tmp_path.glob("run.stale-*/config.json"))) == 1

@@ -41,7 +41,7 @@ def test_the_built_in_methods_are_registered_with_their_views():
 
 def test_a_registered_method_reaches_the_cli_the_comparison_and_the_book(toy_method):
     from tbe_lib.cli import build_parser
-    from tbe_lib.compare import ROW_LABELS, SSL_ROWS, CompareConfig, all_rows, pretrain_config
+    from tbe_lib.experiment import ROW_LABELS, SSL_ROWS, CompareConfig, all_rows, pretrain_config
 
     cfg = MethodConfig(method="toy", extra_negative=True)
     assert cfg.views == ("anchor", "same_frames", "other_time")

@@ -128,7 +128,7 @@ def test_finetune_retrieve_and_activation_maps(real, encoder, capsys):
 
     if importlib.util.find_spec("pytorch_grad_cam") is None:
         pytest.skip("grad-cam not installed (pip install 'grad-cam>=1.5.4')")
-    from tbe_lib.compare import CompareConfig, cam_inputs
+    from tbe_lib.experiment import CompareConfig, cam_inputs
     from tbe_lib.models import model_from_checkpoint
     from tbe_lib.viz import static_views
 

@@ -102,7 +102,7 @@ def test_parameters_reach_the_notebook_and_kernel_is_this_python(project: Path, 
     assert out["papermill"] == "1" and out["progress"] == "log"
     assert Path(out["cwd"]).resolve() == (project / "notebooks").resolve()
     rec = json.loads((project / "book" / ".cache" / "a_first.json").read_text())
-    assert rec["key"] == res["a_first"].key and rec["params"] == {"profile": "small", "seed": 0, "n": 2}
+    assert rec["key"] == res["a_first"].key and rec["settings"]["params"] == {"profile": "small", "seed": 0, "n": 2}
 
 
 def test_cache_skips_unchanged_and_reruns_changed(project: Path) -> None:
@@ -221,21 +221,18 @@ def test_real_registry_notebooks_and_toc_agree() -> None:
             resolve_parameters(stage, profile, declared)  # raises on undeclared registry keys
 
 
-def test_experiment_chapters_declare_every_experiment_parameter_alike() -> None:
-    """Chapters 3-7 share one experiment: each declares every key with the same default, and
-    every profile's experiment keys are ones the chapters declare."""
-    from tbe_lib.book.experiment import EXPERIMENT_KEYS, OPTIONAL_KEYS
+def test_chapters_take_the_experiment_from_the_profile_and_copy_no_setting() -> None:
+    """Every chapter names its profile (default: cpu, so it runs as it is in JupyterLab) and its
+    overrides; none declares a setting of the experiment (CompareConfig's fields live once, in
+    tbe_lib/experiment), and every profile offers the notebooks only its name."""
+    from tbe_lib.experiment import setting_names
 
-    keys = {*EXPERIMENT_KEYS, *OPTIONAL_KEYS}
-    defaults = [{k: v for k, v in declared_parameters(REPO / s.source).items() if k in keys}
-                for s in STAGES if s.name[:2] in ("03", "04", "05", "06", "07")]
-    assert len(defaults) == 5 and all(set(d) == keys for d in defaults), [sorted(keys - set(d)) for d in defaults]
-    assert all(d == defaults[0] for d in defaults)
-    for k, v in OPTIONAL_KEYS.items():  # the notebooks' defaults are the library's
-        assert eval(defaults[0][k]) == v, k
+    for s in STAGES:
+        declared = declared_parameters(REPO / s.source)
+        assert declared["profile"] == '"cpu"' and declared["overrides"] == "{}", s.name
+        assert not set(declared) & set(setting_names()), (s.name, set(declared) & set(setting_names()))
     for profile in PROFILES.values():
-        extra = {k for k in profile.common if k not in keys} - {"profile", "seed"}
-        assert not extra, (profile.name, extra)
+        assert dict(profile.common) == {"profile": profile.name}
 
 
 def test_cli_parses() -> None:
@@ -301,4 +298,5 @@ def test_real_notebooks_01_02_run_under_smoke(tmp_path: Path) -> None:
     assert "static_bg_max = 0.0" in text  # intra-video BE leaves a static background exactly unchanged
     assert "real video carphone_pristine.mp4: centre clip of 8 frames" in text  # BE on a real H.264 clip too
     assert (tmp_path / "synth" / "manifest.json").is_file()  # --data reached 02's data_dir
-    assert json.loads((out / ".cache" / "02_data.json").read_text())["params"]["data_dir"] == str(tmp_path / "synth")
+    params = json.loads((out / ".cache" / "02_data.json").read_text())["settings"]["params"]
+    assert params["overrides"]["data_dir"] == str(tmp_path / "synth")

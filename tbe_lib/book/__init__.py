@@ -78,12 +78,12 @@ def add_cli(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--force", action="store_true", help="re-execute even when the cache says up to date")
     p.add_argument("--out", default="book", help="folder of the executed notebooks (default: %(default)s; the site is "
                    "built only from book/, which _toc.yml reads)")
-    p.add_argument("--data", default=None, help="data folder passed as the notebooks' data_dir "
-                   "(embedded benchmark; for --profile paper, the folder holding the datasets' lists)")
+    p.add_argument("--data", default=None, help="the experiment's data_dir (the embedded benchmark's folder; for "
+                   "--profile paper, the folder holding the datasets' lists)")
     p.add_argument("--set", nargs="+", metavar="KEY=VALUE", default=[],
-                   help="override a parameter in every notebook that declares it; VALUE is JSON (numbers, lists, "
-                   "dicts, null) or else a string, e.g. --set pretrain_steps=2000 'dataset_seeds=[0,1]' "
-                   "'datasets={\"ucf101\": \"ucf101/ucf101_video_{split}_split1.txt\"}'")
+                   help="override a setting of the experiment (a field of CompareConfig, tbe_lib/experiment/config.py) "
+                   "or a chapter's own parameter; VALUE is JSON (numbers, lists, dicts, null) or else a string, e.g. "
+                   "--set pretrain_steps=2000 'conditions={\"ucf101\": [0, 1]}'")
     p.add_argument("--root", default=".", help="project root with _config.yml, _toc.yml and notebooks/ (default: .)")
     p.add_argument("--no-build", action="store_true", help="execute the notebooks but do not build the site")
     p.add_argument("--build-only", action="store_true", help="only build the site from the executed notebooks")

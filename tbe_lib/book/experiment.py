@@ -1,50 +1,29 @@
-"""The book's experiment: one :class:`~tbe_lib.compare.CompareConfig` shared by chapters 3-7.
+"""The book's experiment: the profile's :class:`~tbe_lib.experiment.CompareConfig`, resolved
+in the project, and what the chapters show of it.
 
-Chapters 3 (pretraining), 4 (finetuning and probes), 5 (retrieval), 6 (activation maps) and 7
-(results) all work on the same runs; they build the configuration from their ``parameters``
-cell with :func:`experiment_config` (the values come from the profile, see
-:mod:`tbe_lib.book.registry`), so no chapter repeats another's settings, and the runs of one
-chapter are reused (not recomputed) by the next.
+Every chapter's ``parameters`` cell names a ``profile`` and ``overrides`` (fields of
+``CompareConfig``, from ``tbe reproduce --set`` / ``--data``) and gets its configuration from
+:func:`experiment`; the values are the profile's (:mod:`tbe_lib.experiment.profiles`), so no
+chapter repeats a setting, and the runs of one chapter are reused (not recomputed) by the next.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import matplotlib.pyplot as plt
 import pandas as pd
 
-from ..compare import ROW_LABELS, CompareConfig, finetune_config, pretrain_config, synth_dir
+from ..experiment import (EXPERIMENT_PROFILES, CompareConfig, ExperimentProfile, data_source, finetune_config,
+                          list_for, profile_config)
+from ..finetune import FinetuneConfig
+from ..train import read_metrics
+from .helpers import ensure_synth, project_path, project_root
 
-EXPERIMENT_KEYS = ("run_dir", "data_dir", "synth_size", "static_seeds", "jitter_seeds", "backbone",
-                   "backbone_kwargs", "frames", "pretrain_steps", "pretrain_batch", "finetune_epochs", "finetune_batch",
-                   "test_clips", "workers", "device")
-#: Keys a parameters cell may leave out (their defaults are the embedded benchmark's); the
-#: ``paper`` profile sets them: real datasets, their splits, and the paper's clip geometry.
-OPTIONAL_KEYS: dict[str, Any] = {
-    "datasets": {},            # name -> list template with {split} (relative to data_dir) or folder; {}: the benchmark
-    "dataset_seeds": [0],      # seeds of each real dataset
-    "dataset_roots": {},       # name -> data root overriding the lists' own
-    "pretrain_from": {},       # name -> name whose pretraining it finetunes (the paper: hmdb51 <- ucf101)
-    "pretrain_split": "pretrain",
-    "train_split": "train",
-    "test_splits": ["test_same", "test_shift"],
-    "stride": 1,
-    "size": 32,
-    "resize": None,
-    "finetune_frames": None,
-    "finetune_stride": None,
-    "finetune_size": None,
-    "pretrain_lr": 0.03,
-    "finetune_lr": 1e-3,
-    "finetune_optimizer": "adamw",   # the benchmark's recipe (CompareConfig); the paper: sgd
-    "finetune_weight_decay": 0.05,
-    "finetune_dropout": 0.0,
-    "finetune_warmup_epochs": 1.0,
-    "queue_size": 1024,
-}
-
-__all__ = ["experiment_config", "experiment_from", "prepare_data", "main_split", "EXPERIMENT_KEYS", "OPTIONAL_KEYS", "run_curves", "plot_curves", "training_minutes", "ROW_LABELS", "PAPER_RESULTS", "paper_table",
-           "representative", "synth_dir", "pretrain_config", "finetune_config"]
+__all__ = ["experiment", "book_profile", "benchmark_dir", "motion_check_dir", "motion_check_config", "prepare_data",
+           "main_split", "representative", "run_curves", "plot_curves", "training_minutes", "PAPER_RESULTS",
+           "paper_table"]
 
 # The paper's reported numbers (FingerRec/TBE readme; Kinetics-pretrained I3D, top-1 %), cited.
 PAPER_RESULTS = {
@@ -57,85 +36,56 @@ PAPER_RESULTS = {
 }
 
 
-def experiment_config(*, run_dir: str, data_dir: str, synth_size: str, static_seeds: Sequence[int],
-                      jitter_seeds: Sequence[int], backbone: str, backbone_kwargs: Mapping[str, Any],
-                      frames: int, pretrain_steps: int, pretrain_batch: int, finetune_epochs: int,
-                      finetune_batch: int, test_clips: int, workers: int, device: str,
-                      datasets: Mapping[str, str] | None = None, dataset_seeds: Sequence[int] = (0,),
-                      dataset_roots: Mapping[str, str] | None = None, pretrain_from: Mapping[str, str] | None = None,
-                      pretrain_split: str = "pretrain", train_split: str = "train",
-                      test_splits: Sequence[str] = ("test_same", "test_shift"), stride: int = 1, size: int = 32,
-                      resize: int | None = None, finetune_frames: int | None = None, finetune_stride: int | None = None,
-                      finetune_size: int | None = None, pretrain_lr: float = 0.03, finetune_lr: float = 1e-3,
-                      finetune_optimizer: str = "adamw", finetune_weight_decay: float = 0.05,
-                      finetune_dropout: float = 0.0, finetune_warmup_epochs: float = 1.0,
-                      queue_size: int = 1024, **_: Any) -> CompareConfig:
-    """The comparison of the book from a notebook's parameters (extra keys are ignored).
-
-    Embedded benchmark (``datasets`` empty): the static camera's benchmark is ``data_dir``
-    itself (the one chapter 2 shows), the jitter camera's ``<data_dir>-jitter``; paths are
-    relative to the project root.
-
-    Real datasets (``datasets`` = name -> list template such as
-    ``ucf101/ucf101_video_{split}_split1.txt``, or a folder with ``lists/<split>.txt``,
-    relative to ``data_dir``): one condition per dataset with ``dataset_seeds``, splits
-    ``pretrain_split`` / ``train_split`` / ``test_splits``, no benchmark-only rows.
-
-    The runs go to ``run_dir/compare``."""
-    from .helpers import project_path
-
-    common = dict(out_dir=str(project_path(run_dir) / "compare"), backbone=backbone,
-                  backbone_kwargs=dict(backbone_kwargs), frames=frames, stride=stride, size=size, resize=resize,
-                  finetune_frames=finetune_frames, finetune_stride=finetune_stride, finetune_size=finetune_size,
-                  pretrain_steps=pretrain_steps, pretrain_batch=pretrain_batch, pretrain_lr=pretrain_lr,
-                  queue_size=queue_size, finetune_epochs=finetune_epochs, finetune_batch=finetune_batch,
-                  finetune_lr=finetune_lr, finetune_optimizer=finetune_optimizer,
-                  finetune_weight_decay=finetune_weight_decay, finetune_dropout=finetune_dropout,
-                  finetune_warmup_epochs=finetune_warmup_epochs, test_clips=test_clips, workers=workers, device=device,
-                  pretrain_split=pretrain_split, train_split=train_split, test_splits=tuple(test_splits))
-    if datasets:
-        base = project_path(data_dir)
-        dirs = {name: str(src if Path(src).is_absolute() else base / src) for name, src in datasets.items()}
-        roots = {name: str(project_path(r)) for name, r in (dataset_roots or {}).items()}
-        return CompareConfig(**common, synthetic=False, data_dir=str(base), data_dirs=dirs, roots=roots,
-                             conditions={name: tuple(int(s) for s in dataset_seeds) for name in datasets},
-                             pretrain_from=dict(pretrain_from or {}), cam_split=tuple(test_splits)[-1])
-    conditions = {cam: tuple(int(s) for s in seeds) for cam, seeds in (("static", static_seeds),
-                                                                       ("jitter", jitter_seeds)) if seeds}
-    base = project_path(data_dir)
-    dirs = {cam: str(base if cam == "static" else base.with_name(f"{base.name}-{cam}")) for cam in conditions}
-    return CompareConfig(**common, data_dir=str(base.parent), data_dirs=dirs, synth_size=synth_size,
-                         conditions=conditions)
+def experiment(profile: str = "cpu", overrides: Mapping[str, Any] | None = None) -> CompareConfig:
+    """The comparison of chapters 3-7 under ``profile`` with ``overrides`` (CompareConfig
+    field -> value), its paths absolute in the project (:func:`~.helpers.project_root`)."""
+    return profile_config(profile, overrides, root=project_root())
 
 
-def experiment_from(namespace: Mapping[str, Any]) -> CompareConfig:
-    """:func:`experiment_config` from a notebook's namespace (``experiment_from(globals())``):
-    takes the :data:`EXPERIMENT_KEYS` that the ``parameters`` cell defined, and those of
-    :data:`OPTIONAL_KEYS` it defined (the others keep their defaults)."""
-    missing = [k for k in EXPERIMENT_KEYS if k not in namespace]
-    if missing:
-        raise NameError(f"the parameters cell must define {missing}")
-    kw = {k: namespace[k] for k in EXPERIMENT_KEYS}
-    kw.update({k: namespace.get(k, v) for k, v in OPTIONAL_KEYS.items()})
-    return experiment_config(**kw)
+def book_profile(profile: str) -> ExperimentProfile:
+    """The profile's definition (its ``run_dir``, ``seed`` and experiment)."""
+    if profile not in EXPERIMENT_PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(EXPERIMENT_PROFILES)}")
+    return EXPERIMENT_PROFILES[profile]
 
 
-def prepare_data(cfg: CompareConfig, synth_size: str = "default") -> None:
+def benchmark_dir(cfg: CompareConfig) -> Path:
+    """The embedded benchmark chapter 2 shows: the static camera's folder of ``cfg``, or, when
+    ``cfg`` runs on real datasets, the ``cpu`` profile's."""
+    return data_source(cfg if cfg.synthetic else experiment("cpu"), "static")
+
+
+def motion_check_dir(profile: str) -> Path:
+    """Where chapter 2's supervised motion check keeps its run: ``<run_dir>/motion_check``."""
+    return project_path(book_profile(profile).run_dir) / "motion_check"
+
+
+def motion_check_config(cfg: CompareConfig, *, profile: str, data: str | Path, frames: int, size: int, epochs: int,
+                        batch: int) -> FinetuneConfig:
+    """Chapter 2's check that the motion is learnable: the table's ceiling row (``sup_unbiased``,
+    the benchmark's finetuning recipe: CompareConfig's defaults) on the benchmark at ``data``
+    (whole videos of ``frames`` frames at ``size``), trained for ``epochs`` with ``batch``
+    clips; ``cfg`` gives the machine (workers, device)."""
+    seed = book_profile(profile).seed
+    recipe = CompareConfig(data_dirs={"static": str(data)}, conditions={"static": (seed,)}, frames=frames, size=size,
+                           finetune_epochs=epochs, finetune_batch=batch, test_clips=1,
+                           test_splits=("test_same", "test_shift"), workers=cfg.workers, device=cfg.device)
+    return dataclasses.replace(finetune_config(recipe, "static", seed, "sup_unbiased"),
+                               run_dir=str(motion_check_dir(profile)))
+
+
+def prepare_data(cfg: CompareConfig) -> None:
     """Make sure the experiment's data is there: the embedded benchmark is generated (once)
-    for every camera; real datasets' lists must exist (the error says how to build them)."""
-    from ..compare import list_for
-    from .helpers import ensure_synth
-
-    for camera in cfg.conditions:
+    for every condition; real datasets' lists must exist (the error says how to build them)."""
+    for condition in cfg.conditions:
         if cfg.synthetic:
-            ensure_synth(cfg.data_dirs[camera], synth_size, camera=camera)
+            ensure_synth(data_source(cfg, condition), cfg.synth_size, camera=condition)
             continue
         splits = {cfg.train_split, *cfg.test_splits}
-        if camera not in cfg.pretrain_from:  # a reused pretraining needs no list of its own
+        if condition not in cfg.pretrain_from:  # a reused pretraining needs no list of its own
             splits.add(cfg.pretrain_split)
         for split in sorted(splits):
-            lst = list_for(cfg, camera, split)
-            print(f"{camera}: {split} list {lst}")
+            print(f"{condition}: {split} list {list_for(cfg, condition, split)}")
 
 
 def main_split(cfg: CompareConfig) -> str:
@@ -145,29 +95,25 @@ def main_split(cfg: CompareConfig) -> str:
 
 
 def representative(cfg: CompareConfig) -> tuple[str, int]:
-    """The (camera, seed) shown in single-run figures: the static camera's first seed."""
-    camera = "static" if "static" in cfg.conditions else next(iter(cfg.conditions))
-    return camera, cfg.conditions[camera][0]
+    """The (condition, seed) shown in single-run figures: the static camera's first seed (the
+    first condition's on real data)."""
+    condition = "static" if "static" in cfg.conditions else next(iter(cfg.conditions))
+    return condition, cfg.conditions[condition][0]
 
 
 def run_curves(run_dirs: Mapping[str, str | Path]) -> pd.DataFrame:
     """The ``metrics.jsonl`` of several runs in one long DataFrame with a ``run`` column."""
-    from ..train import read_metrics
-
     frames = []
     for label, d in run_dirs.items():
-        rows = [r for r in read_metrics(d) if "loss" in r]
-        df = pd.DataFrame(rows)
+        df = pd.DataFrame([r for r in read_metrics(d) if "loss" in r])
         df["run"] = label
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
 
 
-def training_minutes(run_dirs) -> float:
+def training_minutes(run_dirs: Sequence[str | Path] | set[str]) -> float:
     """Training time of runs, in minutes, as their ``metrics.jsonl`` logged it (the ``time``
     of each run's last record), so it stays true when the runs were reused, not re-run."""
-    from ..train import read_metrics
-
     total = 0.0
     for d in run_dirs:
         rows = [r for r in read_metrics(d) if "time" in r]
@@ -177,8 +123,6 @@ def training_minutes(run_dirs) -> float:
 
 def plot_curves(df: pd.DataFrame, keys: Sequence[str], *, titles: Sequence[str] | None = None, smooth: int = 1):
     """One panel per metric, one line per run (rolling mean over ``smooth`` logged points)."""
-    import matplotlib.pyplot as plt
-
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.4), squeeze=False)
     for ax, key, title in zip(axes[0], keys, titles or keys):
         for run, g in df.groupby("run", sort=False):

@@ -2,12 +2,16 @@
 
 For each stage of the registry (:mod:`.registry`), in order:
 
-1. Parameters: the profile's common keys the notebook declares, the stage's per-profile
-   values, the command line's overrides (:func:`resolve_parameters`).
-2. Cache key (:func:`stage_key`): SHA-256 of the notebook's source, the parameters, the
-   profile, the source of every ``tbe_lib`` module (:func:`library_hash`) and the keys of the
-   upstream stages. ``book/.cache/<name>.json`` records the key of the executed copy
-   ``book/<name>.ipynb``; when both are there and the key matches, the stage is skipped.
+1. Parameters: the profile's common keys the notebook declares (the profile's name), the
+   experiment's overrides (``--data`` and the ``--set`` keys that are ``CompareConfig``
+   fields, as one ``overrides`` dict), the stage's per-profile values, then the ``--set`` keys
+   that are the chapter's own (:func:`resolve_parameters`).
+2. Staleness, by the rule the comparison's runs follow (:mod:`tbe_lib.experiment.staleness`,
+   :func:`stage_unit`): a stage is a unit whose settings are its parameters, the profile and
+   the keys of the upstream stages, and whose inputs are the notebook's source and every
+   ``tbe_lib`` module (:func:`library_hash`), by content. ``book/.cache/<name>.json`` records
+   the key of the executed copy ``book/<name>.ipynb``; when both are there and the key
+   matches, the stage is skipped.
 3. Execution (:func:`execute_stage`): papermill, kernel ``python3`` pinned to *this*
    interpreter (a kernelspec written to a temporary ``JUPYTER_PATH``, so a user-level
    ``python3`` kernel of another Python cannot be picked up), working directory = the
@@ -29,7 +33,6 @@ says ``execute_notebooks: off``: nothing is re-executed) into ``book/_build/html
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -42,6 +45,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from ..experiment.config import setting_names
+from ..experiment.profiles import EXPERIMENT_PROFILES, profile_config
+from ..experiment.staleness import Unit, differences, file_digest, read_record, tree_digest, write_record
 from .registry import PROFILES, STAGES, Profile, Stage
 
 __all__ = [
@@ -50,6 +56,7 @@ __all__ = [
     "StageResult",
     "PLACEHOLDER_MARK",
     "library_hash",
+    "stage_unit",
     "stage_key",
     "declared_parameters",
     "resolve_parameters",
@@ -95,36 +102,26 @@ class StageResult:
 
 
 # ----------------------------------------------------------------------------- cache keys
-def _sha(*parts: bytes) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(len(p).to_bytes(8, "little"))
-        h.update(p)
-    return h.hexdigest()
-
-
 def library_hash(package_dir: str | os.PathLike | None = None) -> str:
     """SHA-256 over the relative paths and contents of every ``*.py`` file of ``tbe_lib``
     (or of ``package_dir``), in sorted order: any code change gives a new hash."""
-    pkg = Path(package_dir) if package_dir is not None else Path(__file__).resolve().parents[1]
-    parts: list[bytes] = []
-    for f in sorted(pkg.rglob("*.py")):
-        if "__pycache__" in f.parts:
-            continue
-        parts += [f.relative_to(pkg).as_posix().encode(), f.read_bytes()]
-    return _sha(*parts)
+    return tree_digest(Path(package_dir) if package_dir is not None else Path(__file__).resolve().parents[1])
 
 
-def _canonical(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, default=str, separators=(",", ":")).encode()
+def stage_unit(record: Path, notebook: Path | None, params: Mapping[str, Any], profile: str, lib_hash: str,
+               upstream: Sequence[str] = ()) -> Unit:
+    """One stage as a unit of work (:mod:`tbe_lib.experiment.staleness`): its settings are the
+    parameters, the profile and the keys of the upstream stages; its inputs the notebook's
+    source and the library. ``notebook=None`` (no source yet) keys as missing, so that
+    downstream stages re-run once it appears."""
+    return Unit(record, {"profile": profile, "params": dict(params), "upstream": list(upstream)},
+                {"notebook": file_digest(notebook) if notebook is not None else None, "library": lib_hash})
 
 
 def stage_key(notebook: Path | None, params: Mapping[str, Any], profile: str, lib_hash: str,
               upstream: Sequence[str] = ()) -> str:
-    """The cache key of one stage (hex, 16 chars). ``notebook=None`` (no source yet) keys as
-    ``missing`` so that downstream stages re-run once it appears."""
-    src = notebook.read_bytes() if notebook is not None and notebook.is_file() else b"missing"
-    return _sha(src, _canonical(dict(params)), profile.encode(), lib_hash.encode(), *[u.encode() for u in upstream])[:16]
+    """The cache key of one stage (hex, 16 chars): :func:`stage_unit`'s key."""
+    return stage_unit(Path(), notebook, params, profile, lib_hash, upstream).key
 
 
 # ----------------------------------------------------------------------------- parameters
@@ -337,11 +334,30 @@ def write_placeholders(stages: Sequence[Stage], out_dir: Path, project_root: Pat
     return written
 
 
-def _read_record(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+def _split_settings(root: Path, stages: Sequence[Stage], profile: str, settings: Mapping[str, Any],
+                    data: str | os.PathLike | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``--set`` values as (experiment overrides, chapters' own parameters): keys that are
+    fields of ``CompareConfig`` (and ``--data``, as ``data_dir``) go to every notebook's
+    ``overrides``, checked against the profile's experiment; the others must be declared by a
+    notebook. An unknown key is one error listing both."""
+    fields = set(setting_names())
+    experiment = {k: v for k, v in settings.items() if k in fields}
+    own = {k: v for k, v in settings.items() if k not in fields}
+    if data is not None:
+        experiment["data_dir"] = str(Path(data).resolve())
+    if own:
+        known = set().union(*(declared_parameters(root / s.source) for s in stages if (root / s.source).is_file()))
+        unknown = sorted(set(own) - known)
+        if unknown:
+            raise ValueError(f"--set: no notebook declares {unknown}, and they are not settings of the experiment. "
+                             f"Experiment settings (CompareConfig fields): {', '.join(sorted(fields))}. "
+                             f"Chapters' own parameters: {', '.join(sorted(known - {'profile', 'overrides'}))}")
+    if experiment and profile in EXPERIMENT_PROFILES:
+        try:
+            profile_config(profile, experiment)
+        except ValueError as e:
+            raise ValueError(f"--set: {e}") from None
+    return experiment, own
 
 
 def _fmt_s(seconds: float) -> str:
@@ -371,9 +387,11 @@ def reproduce(
     ``only``: stage names to consider (the others are neither run nor checked; upstream
     stages that are not up to date are reported). ``force``: re-run even when cached.
     ``out``: folder of the executed notebooks (relative to ``project_root`` unless absolute);
-    the site is built only when it is the project's ``book/`` (the folder ``_toc.yml`` reads). ``data``: overrides the ``data_dir`` parameter;
-    ``settings``: parameter values overriding everything else (``--set``); a key that no
-    notebook declares is an error. ``build``: run
+    the site is built only when it is the project's ``book/`` (the folder ``_toc.yml`` reads).
+    ``data``: the experiment's ``data_dir``; ``settings`` (``--set``): fields of
+    ``CompareConfig`` (passed in every notebook's ``overrides``, checked against the profile)
+    or parameters a notebook declares (overriding everything else); any other key is an
+    error. ``build``: run
     ``jupyter-book build`` at the end (``strict``: warnings are errors). Raises
     :class:`StageError` on the first failing notebook, :class:`BuildError` if the build fails."""
     root = Path(project_root).resolve()
@@ -388,15 +406,8 @@ def reproduce(
             raise ValueError(f"--only: unknown notebook(s) {unknown}; registered: {', '.join(names)}")
     out_dir = Path(out) if Path(out).is_absolute() else root / out
     cache_dir = out_dir / ".cache"
-    overrides: dict[str, Any] = {}
-    if data is not None:
-        overrides["data_dir"] = str(Path(data).resolve())
-
-    if settings:
-        known = set().union(*(declared_parameters(root / s.source) for s in stages if (root / s.source).is_file()))
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise ValueError(f"--set: no notebook declares {unknown}; parameters: {', '.join(sorted(known))}")
+    experiment, own = _split_settings(root, stages, profile, settings or {}, data)
+    overrides = {"overrides": experiment} if experiment else {}
     lib = library_hash()
     keys: dict[str, str] = {}
     results: list[StageResult] = []
@@ -406,26 +417,27 @@ def reproduce(
         src = root / stage.source
         tag = f"[reproduce] ({i}/{len(stages)}) {stage.name}"
         upstream = [keys[d] for d in stage.depends]
+        record_path = cache_dir / f"{stage.name}.json"
         if not src.is_file():
             keys[stage.name] = stage_key(None, {}, profile, lib, upstream)
             log(f"{tag}: {stage.source} does not exist yet: skipped")
             results.append(StageResult(stage.name, "missing"))
             continue
-        params = resolve_parameters(stage, prof, declared_parameters(src), overrides, settings)
-        key = keys[stage.name] = stage_key(src, params, profile, lib, upstream)
+        params = resolve_parameters(stage, prof, declared_parameters(src), overrides, own)
+        unit = stage_unit(record_path, src, params, profile, lib, upstream)
+        key = keys[stage.name] = unit.key
         final = out_dir / f"{stage.name}.ipynb"
-        record_path = cache_dir / f"{stage.name}.json"
         if only and stage.name not in only:
             results.append(StageResult(stage.name, "not-selected", key=key))
             continue
         stale_up = [d for d in stage.depends
-                    if (_read_record(cache_dir / f"{d}.json") or {}).get("key") != keys[d]
+                    if (read_record(cache_dir / f"{d}.json") or {}).get("key") != keys[d]
                     and (root / next(s for s in stages if s.name == d).source).is_file()]
         if stale_up:
             log(f"{tag}: warning: upstream {', '.join(stale_up)} not up to date for profile {profile} "
                 "(run without --only to refresh)")
-        record = _read_record(record_path)
-        if not force and record is not None and record.get("key") == key and final.is_file():
+        if not force and differences(unit) == [] and final.is_file():
+            record = read_record(record_path) or {}
             log(f"{tag}: up to date (key {key}, ran {_fmt_s(record.get('seconds', 0.0))} on {record.get('finished', '?')}): skipped")
             stale = out_dir / f"{stage.name}.failed.ipynb"
             if stale.exists():  # from a run with other inputs; the good copy is current
@@ -442,13 +454,7 @@ def reproduce(
             log(f"{tag}: FAILED after {_fmt_s(time.perf_counter() - t0)}")
             raise
         dt = time.perf_counter() - t0
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        rec = {"key": key, "profile": profile, "params": params, "seconds": round(dt, 2),
-               "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "notebook": stage.source, "library_hash": lib[:16],
-               "upstream": dict(zip(stage.depends, upstream))}
-        tmp = record_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(rec, indent=1, default=str) + "\n")
-        os.replace(tmp, record_path)
+        write_record(unit, seconds=round(dt, 2), finished=time.strftime("%Y-%m-%d %H:%M:%S"), notebook=stage.source)
         log(f"{tag}: done in {_fmt_s(dt)} -> {final.relative_to(root) if final.is_relative_to(root) else final}")
         results.append(StageResult(stage.name, "executed", dt, key, final))
 
