@@ -33,7 +33,7 @@ def _log(msg: str) -> None:
 # What each stage runs, given its step's configuration.
 _EXECUTE: Mapping[str, Callable[[Any, bool], Any]] = {
     "pretrain": lambda cfg, progress: pretrain(cfg, resume=True),  # an interrupted run continues
-    "finetune": lambda cfg, progress: finetune(cfg),
+    "finetune": lambda cfg, progress: finetune(cfg, resume=True),  # a run killed after training resumes
     "retrieve": lambda cfg, progress: retrieve(cfg, progress=progress),
     "cam": lambda cfg, progress: measure_actor_mass(cfg),
 }
