@@ -13,6 +13,7 @@ book: setup
 	@bash scripts/book.sh $(PROFILE)
 
 test: setup
+	@$(PY) -m ruff check . && $(PY) -m ruff format --check .
 	@$(PY) -m pytest -q -n 2 --dist loadfile tests
 
 # On a GPU machine, with or without .venv (no network needed): see the README's "GPU check".

@@ -14,6 +14,7 @@ All variants run on the same input in one process; each is timed ``--repeats`` t
 Targets (issue "Foundation"): on CPU, out-of-place BE <= 1.5x clone and faster than the loop;
 in-place BE <= 1.5x one lerp_; on a GPU, >= 50x faster than the loop.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,8 +75,14 @@ def main() -> None:
     repeats = {"paper loop": max(5, args.repeats // 3)}
     ms = {name: median_ms(fn, repeats.get(name, args.repeats), sync=device_sync(device)) for name, fn in cases.items()}
 
-    dev_name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or 'cpu'}, {torch.get_num_threads()} threads"
-    print(f"Background Erasing, B={B} C=3 T={T} {S}x{S} float32 on {device.type} ({dev_name}); torch {torch.__version__}")
+    dev_name = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"{platform.processor() or 'cpu'}, {torch.get_num_threads()} threads"
+    )
+    print(
+        f"Background Erasing, B={B} C=3 T={T} {S}x{S} float32 on {device.type} ({dev_name}); torch {torch.__version__}"
+    )
     print(f"median of {args.repeats} runs (paper loop: {repeats['paper loop']})")
     for name, t in ms.items():
         print(f"  {name:32s} {t:9.3f} ms")
@@ -90,8 +97,17 @@ def main() -> None:
         print(f"  {name:32s} {r:9.2f}x")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"device": dev_name, "shape": [B, 3, T, S, S], "median_ms": ms, "ratios": ratios,
-                       "torch": torch.__version__}, f, indent=2)
+            json.dump(
+                {
+                    "device": dev_name,
+                    "shape": [B, 3, T, S, S],
+                    "median_ms": ms,
+                    "ratios": ratios,
+                    "torch": torch.__version__,
+                },
+                f,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Run:  .venv/bin/python bench/bench_cli.py [--reps 7]
 Each repetition runs both in fresh interpreters, interleaved; medians are printed with their
 ratio.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,11 @@ def main() -> None:
     a = p.parse_args()
     cmds = {
         "tbe --help": [sys.executable, "-m", "tbe_lib.cli", "--help"],
-        "parser with every stage": [sys.executable, "-c",
-                                    "from tbe_lib.cli import build_parser; build_parser(None).format_help()"],
+        "parser with every stage": [
+            sys.executable,
+            "-c",
+            "from tbe_lib.cli import build_parser; build_parser(None).format_help()",
+        ],
     }
     times: dict[str, list[float]] = {k: [] for k in cmds}
     for _ in range(a.reps):

@@ -21,6 +21,7 @@ adamw + warm-up    AdamW lr 1e-3, wd 0.05, dropout 0, one epoch of linear warm-u
 Every schedule is cosine over ``--epochs`` epochs. Each run is kept under ``--out`` and
 reused when complete; a summary goes to ``--out/summary.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,8 @@ import statistics
 import time
 from pathlib import Path
 
-from tbe_lib.finetune import FinetuneConfig, finetune
 from tbe_lib.config import DataConfig, OptimConfig
+from tbe_lib.finetune import FinetuneConfig, finetune
 from tbe_lib.train import LoopConfig
 
 RECIPES = {
@@ -44,13 +45,24 @@ RECIPES = {
 def run(out: Path, name: str, recipe: dict, split: str, seed: int, a: argparse.Namespace) -> float:
     run_dir = out / f"{name.replace(' ', '_').replace(',', '').replace('(', '').replace(')', '')}_{split}_s{seed}"
     if not (run_dir / "results.json").exists():
-        finetune(FinetuneConfig(
-            run_dir=str(run_dir), backbone="r3d_tiny", epochs=a.epochs, batch_size=32, device="cpu",
-            dropout=recipe["dropout"], warmup_epochs=recipe["warmup_epochs"], optim=OptimConfig(**recipe["optim"]),
-            data=DataConfig(source=a.data, split=split, frames=16, size=32, flip=False, crop_scale=(0.6, 1.0),
-                            workers=a.workers),
-            test_splits=("test_shift",), test_clips=1,
-            loop=LoopConfig(seed=seed, log_every=25, checkpoint_every=0, progress="off")))
+        finetune(
+            FinetuneConfig(
+                run_dir=str(run_dir),
+                backbone="r3d_tiny",
+                epochs=a.epochs,
+                batch_size=32,
+                device="cpu",
+                dropout=recipe["dropout"],
+                warmup_epochs=recipe["warmup_epochs"],
+                optim=OptimConfig(**recipe["optim"]),
+                data=DataConfig(
+                    source=a.data, split=split, frames=16, size=32, flip=False, crop_scale=(0.6, 1.0), workers=a.workers
+                ),
+                test_splits=("test_shift",),
+                test_clips=1,
+                loop=LoopConfig(seed=seed, log_every=25, checkpoint_every=0, progress="off"),
+            )
+        )
     return float(json.loads((run_dir / "results.json").read_text())["results"]["test_shift"]["video_top1"])
 
 
@@ -66,12 +78,16 @@ def main() -> None:
     t0 = time.time()
     summary = {}
     print(f"{'recipe':18s} {'split':15s} " + " ".join(f"seed{s:<3d}" for s in a.seeds) + "  median (test_shift %)")
-    rows = [(n, r, "train_unbiased") for n, r in RECIPES.items()] + [("adamw + warm-up", RECIPES["adamw + warm-up"], "train")]
+    rows = [(n, r, "train_unbiased") for n, r in RECIPES.items()] + [
+        ("adamw + warm-up", RECIPES["adamw + warm-up"], "train")
+    ]
     for name, recipe, split in rows:
         accs = [run(out, name, recipe, split, s, a) for s in a.seeds]
         summary[f"{name} | {split}"] = {"test_shift": accs, "median": statistics.median(accs)}
-        print(f"{name:18s} {split:15s} " + " ".join(f"{x:7.1f}" for x in accs) + f"  {statistics.median(accs):6.1f}",
-              flush=True)
+        print(
+            f"{name:18s} {split:15s} " + " ".join(f"{x:7.1f}" for x in accs) + f"  {statistics.median(accs):6.1f}",
+            flush=True,
+        )
     summary["epochs"], summary["minutes"] = a.epochs, round((time.time() - t0) / 60, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(f"{summary['minutes']} min; {out / 'summary.json'}")

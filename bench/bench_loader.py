@@ -32,6 +32,7 @@ Pipelines are interleaved within each repetition (the machine may be shared) and
 ``--reps`` epochs are printed, with the ratios to the targets: ours >= 2x paper-PIL at the same
 worker count; loader overhead <= 10% over the raw decoder.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,8 +65,9 @@ warnings.filterwarnings("ignore", message="The image decoding and encoding", cat
 # data
 
 
-def make_dataset(root: Path, n_videos: int, n_frames: int, sizes: list[tuple[int, int]], gop: int,
-                 codec: str) -> tuple[Path, Path]:
+def make_dataset(
+    root: Path, n_videos: int, n_frames: int, sizes: list[tuple[int, int]], gop: int, codec: str
+) -> tuple[Path, Path]:
     from torchvision.io import encode_jpeg
 
     rng = np.random.default_rng(0)
@@ -82,7 +84,9 @@ def make_dataset(root: Path, n_videos: int, n_frames: int, sizes: list[tuple[int
         folder = root / "frames" / f"v{v:03d}"
         folder.mkdir(parents=True, exist_ok=True)
         with av.open(str(path), "w") as c:
-            s = c.add_stream(codec, rate=25, options={"g": str(gop)} | ({"crf": "23"} if codec == "libx264" else {"qscale": "4"}))
+            s = c.add_stream(
+                codec, rate=25, options={"g": str(gop)} | ({"crf": "23"} if codec == "libx264" else {"qscale": "4"})
+            )
             s.width, s.height, s.pix_fmt = w, h, "yuv420p"
             for i in range(n_frames):
                 img = tex[2 * i : 2 * i + h, 3 * i : 3 * i + w].copy()
@@ -173,11 +177,20 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=48)
     ap.add_argument("--height", type=int, default=128)
     ap.add_argument("--width", type=int, default=171)
-    ap.add_argument("--sizes", nargs="+", default=None, metavar="HxW",
-                    help="frame sizes cycled over the videos (mixed sizes), e.g. 128x171 128x228 128x301 128x156")
+    ap.add_argument(
+        "--sizes",
+        nargs="+",
+        default=None,
+        metavar="HxW",
+        help="frame sizes cycled over the videos (mixed sizes), e.g. 128x171 128x228 128x301 128x156",
+    )
     ap.add_argument("--gop", type=int, default=8)
-    ap.add_argument("--codec", default="mpeg4", choices=["mpeg4", "libx264"],
-                    help="mpeg4 (Xvid-like, as UCF101's AVIs) or libx264 (needs an even width: rounded up)")
+    ap.add_argument(
+        "--codec",
+        default="mpeg4",
+        choices=["mpeg4", "libx264"],
+        help="mpeg4 (Xvid-like, as UCF101's AVIs) or libx264 (needs an even width: rounded up)",
+    )
     ap.add_argument("--clip", type=int, default=16)
     ap.add_argument("--stride", type=int, default=1)
     ap.add_argument("--size", type=int, default=112, help="output crop size")
@@ -185,12 +198,18 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="+", default=[0, 2])
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--device", default="auto", help="augmentation device")
-    ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads of the main process (0: torch's default)")
+    ap.add_argument(
+        "--threads", type=int, default=0, help="torch intra-op threads of the main process (0: torch's default)"
+    )
     ap.add_argument("--root", type=Path, default=None, help="data folder (default: a temporary one)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else ("cpu" if args.device == "auto" else args.device))
+    device = torch.device(
+        "cuda"
+        if args.device == "auto" and torch.cuda.is_available()
+        else ("cpu" if args.device == "auto" else args.device)
+    )
 
     tmp = tempfile.TemporaryDirectory() if args.root is None else None
     root = Path(tmp.name) if tmp else args.root
@@ -259,8 +278,12 @@ def main() -> None:
         lv = build_loader(ClipDataset(video_list, sampler), args.batch, shuffle=True, workers=w, seed=0)
         lf = build_loader(ClipDataset(frame_list, sampler), args.batch, shuffle=True, workers=w, seed=0)
         pil = DataLoader(
-            PaperPILClips(frame_list, args.clip, args.stride, args.size), args.batch, shuffle=True, num_workers=w,
-            persistent_workers=w > 0, worker_init_fn=seed_worker if w else None,
+            PaperPILClips(frame_list, args.clip, args.stride, args.size),
+            args.batch,
+            shuffle=True,
+            num_workers=w,
+            persistent_workers=w > 0,
+            worker_init_fn=seed_worker if w else None,
         )
         if w == 0:
             pipelines["ours/video w0 (no aug)"] = ours(lv, False)

@@ -9,6 +9,7 @@ from other processes hits them alike; the printed number is the median over all 
 steps, and the ratio is channels_last / contiguous from the same run. The 1-minute load
 average is printed: on a shared machine, numbers taken under load are lower and noisier.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,7 +66,9 @@ def main() -> None:
 
     runs = {
         (name, shape, cl): TrainStep(shape, args.batch, cl, **kw)
-        for name, kw in CONFIGS.items() for shape in SHAPES for cl in (False, True)
+        for name, kw in CONFIGS.items()
+        for shape in SHAPES
+        for cl in (False, True)
     }
     for run in runs.values():
         for _ in range(args.warmup):
@@ -75,9 +78,11 @@ def main() -> None:
         for key, run in runs.items():
             times[key] += [run.step() for _ in range(args.iters)]
 
-    print(f"r3d_tiny train step (fwd+bwd+SGD), batch {args.batch}, {args.threads} threads, "
-          f"median of {args.rounds}x{args.iters} steps, torch {torch.__version__}, "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(
+        f"r3d_tiny train step (fwd+bwd+SGD), batch {args.batch}, {args.threads} threads, "
+        f"median of {args.rounds}x{args.iters} steps, torch {torch.__version__}, "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     print(f"{'config':<22}{'clip':>10}{'contiguous':>14}{'channels_last':>16}{'ratio':>8}")
     for name in CONFIGS:
         for shape in SHAPES:

@@ -18,6 +18,7 @@ same batch, medians over ``--repeats`` steps after warm-up:
 Target (issue "Self-supervised pretraining"): on CPU with r3d_tiny, the ``be`` step costs at
 most 1.6x the bare forward+backward of the query encoder.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -78,8 +79,9 @@ def main() -> None:
         torch.manual_seed(0)
         # "be/bn1": the same method with shuffling BN off (one key forward instead of one per group)
         method_name, _, variant = name.partition("/")
-        cfg = MethodConfig(method=method_name if name != "bare" else "moco", queue_size=4096,
-                           bn_groups=1 if variant == "bn1" else 2)
+        cfg = MethodConfig(
+            method=method_name if name != "bare" else "moco", queue_size=4096, bn_groups=1 if variant == "bn1" else 2
+        )
         method = build_method(args.backbone, cfg).to(device).to(memory_format=mf)
         opt = torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=0.01, momentum=0.9)
         if name == "bare":
@@ -111,18 +113,38 @@ def main() -> None:
         if args.profile and name == args.profile:
             _profile(step, device)
 
-    dev = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or 'cpu'}, {torch.get_num_threads()} threads"
-    print(f"pretraining step, {args.backbone}, batch {B} x {T}x{S}x{S}, {device.type} ({dev}), amp={amp}, "
-          f"channels_last={args.channels_last}; median of {args.repeats}")
+    dev = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"{platform.processor() or 'cpu'}, {torch.get_num_threads()} threads"
+    )
+    print(
+        f"pretraining step, {args.backbone}, batch {B} x {T}x{S}x{S}, {device.type} ({dev}), amp={amp}, "
+        f"channels_last={args.channels_last}; median of {args.repeats}"
+    )
     print(f"  {'augment':12s} {aug_ms:9.1f} ms/view (batch augmentation, not part of the ratios)")
     for name, ms in results.items():
-        print(f"  {name:12s} {ms:9.1f} ms/step  {B / ms * 1e3:8.1f} clips/s"
-              + ("" if name == "bare" else f"  {ms / results['bare']:5.2f}x bare"))
+        print(
+            f"  {name:12s} {ms:9.1f} ms/step  {B / ms * 1e3:8.1f} clips/s"
+            + ("" if name == "bare" else f"  {ms / results['bare']:5.2f}x bare")
+        )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"device": dev, "backbone": args.backbone, "batch": B, "frames": T, "size": S,
-                       "amp": str(amp), "median_ms": results, "augment_ms_per_view": aug_ms,
-                       "ratio_to_bare": {k: v / results["bare"] for k, v in results.items()}}, f, indent=2)
+            json.dump(
+                {
+                    "device": dev,
+                    "backbone": args.backbone,
+                    "batch": B,
+                    "frames": T,
+                    "size": S,
+                    "amp": str(amp),
+                    "median_ms": results,
+                    "augment_ms_per_view": aug_ms,
+                    "ratio_to_bare": {k: v / results["bare"] for k, v in results.items()},
+                },
+                f,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ paper's reference. The results of every variant are checked to be equal first.
 * ``ours, chunk=c``: :func:`tbe_lib.evaluate.retrieval_recall` with ``chunk_size=c``; the
   similarity block needs ``c × N_gallery × 4`` bytes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,7 +68,7 @@ def main() -> None:
         qn, gn, qln, gln = q.double().numpy(), g.double().numpy(), ql.numpy(), gl.numpy()
         cases["paper: sklearn cosine_distances + argsort"] = lambda: paper_recall(qn, qln, gn, gln)
     for cs in (256, 1024, 4096, args.queries):
-        cases[f"ours, chunk={cs}"] = (lambda cs=cs: retrieval_recall(qd, qld, gd, gld, KS, chunk_size=cs))
+        cases[f"ours, chunk={cs}"] = lambda cs=cs: retrieval_recall(qd, qld, gd, gld, KS, chunk_size=cs)
 
     results = {name: fn() for name, fn in cases.items()}
     first = next(iter(results.values()))
@@ -77,10 +78,15 @@ def main() -> None:
             raise SystemExit(f"{name} disagrees with {next(iter(results))}: {r} vs {first}")
 
     sec = {name: timeit(fn, device, args.repeats) for name, fn in cases.items()}
-    dev_name = (torch.cuda.get_device_name(device) if device.type == "cuda"
-                else f"{platform.processor() or 'cpu'}, {torch.get_num_threads()} threads")
-    print(f"Recall@{KS}: {args.queries} queries x {args.gallery} gallery x {args.dim}-d on {device.type} "
-          f"({dev_name}); torch {torch.__version__}; median of {args.repeats} runs")
+    dev_name = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"{platform.processor() or 'cpu'}, {torch.get_num_threads()} threads"
+    )
+    print(
+        f"Recall@{KS}: {args.queries} queries x {args.gallery} gallery x {args.dim}-d on {device.type} "
+        f"({dev_name}); torch {torch.__version__}; median of {args.repeats} runs"
+    )
     print(f"  R@k = {first}")
     ref = sec.get("paper: sklearn cosine_distances + argsort")
     for name, t in sec.items():
@@ -88,8 +94,17 @@ def main() -> None:
         print(f"  {name:44s} {t:8.3f} s{ratio}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"device": dev_name, "shape": [args.queries, args.gallery, args.dim], "median_s": sec,
-                       "recall": {str(k): v for k, v in first.items()}, "torch": torch.__version__}, f, indent=2)
+            json.dump(
+                {
+                    "device": dev_name,
+                    "shape": [args.queries, args.gallery, args.dim],
+                    "median_s": sec,
+                    "recall": {str(k): v for k, v in first.items()},
+                    "torch": torch.__version__,
+                },
+                f,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ Reports, in one process:
 
 Target (issue "embedded benchmark"): the default preset in under a minute on 2 cores.
 """
+
 from __future__ import annotations
 
 import argparse

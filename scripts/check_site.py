@@ -18,11 +18,11 @@ For each HTML page of the site (the book's pages, not Sphinx's genindex/search):
 
 Exit status 0 when every page passes, 1 otherwise (each problem is printed with its page).
 """
+
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -62,7 +62,7 @@ class _PageParser(HTMLParser):
         classes = (a.get("class") or "").split()
         bad = [c for c in classes if c in ERROR_CLASSES]
         if bad:
-            self.error_elements.append(f"<{tag} class=\"{' '.join(classes)}\">")
+            self.error_elements.append(f'<{tag} class="{" ".join(classes)}">')
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style") and self._skip:
@@ -118,16 +118,28 @@ def find_chromium(explicit: str | None) -> str | None:
     return None
 
 
-def screenshot(chromium: str, page: Path, png: Path, *, width: int = 1280, height: int = 2000,
-               timeout: float = 90.0) -> str | None:
+def screenshot(
+    chromium: str, page: Path, png: Path, *, width: int = 1280, height: int = 2000, timeout: float = 90.0
+) -> str | None:
     """Screenshot ``page`` into ``png``; returns an error message or None."""
     png.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="tbe-chromium-") as profile:
         cmd = [
-            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-dev-shm-usage", "--hide-scrollbars", f"--user-data-dir={profile}",
-            f"--screenshot={png}", f"--window-size={width},{height}", "--virtual-time-budget=5000",
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            f"--user-data-dir={profile}",
+            f"--screenshot={png}",
+            f"--window-size={width},{height}",
+            "--virtual-time-budget=5000",
             page.resolve().as_uri(),
         ]
         try:
@@ -142,8 +154,12 @@ def screenshot(chromium: str, page: Path, png: Path, *, width: int = 1280, heigh
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--html", type=Path, default=ROOT / "book" / "_build" / "html", help="built site (default: %(default)s)")
-    ap.add_argument("--book", type=Path, default=ROOT / "book", help="folder of the executed notebooks (default: %(default)s)")
+    ap.add_argument(
+        "--html", type=Path, default=ROOT / "book" / "_build" / "html", help="built site (default: %(default)s)"
+    )
+    ap.add_argument(
+        "--book", type=Path, default=ROOT / "book", help="folder of the executed notebooks (default: %(default)s)"
+    )
     ap.add_argument("--out", type=Path, default=None, help="screenshots folder (default: <html>/../screenshots)")
     ap.add_argument("--chromium", default=None, help="chromium executable (default: found on PATH)")
     ap.add_argument("--no-screenshots", action="store_true", help="only check the HTML")
@@ -154,15 +170,22 @@ def main(argv: list[str] | None = None) -> int:
 
     html_root = args.html.resolve()
     if not (html_root / "index.html").is_file():
-        print(f"check_site: {html_root}/index.html not found; build the book first (make book, or tbe reproduce --build-only)")
+        print(
+            f"check_site: {html_root}/index.html not found; build the book first (make book, or tbe reproduce --build-only)"
+        )
         return 1
     out = (args.out or html_root.parent / "screenshots").resolve()
-    pages = sorted(p for p in html_root.rglob("*.html")
-                   if p.name not in SKIP_PAGES and not {"_static", "_sources", "_images"} & set(p.relative_to(html_root).parts))
+    pages = sorted(
+        p
+        for p in html_root.rglob("*.html")
+        if p.name not in SKIP_PAGES and not {"_static", "_sources", "_images"} & set(p.relative_to(html_root).parts)
+    )
     chromium = None if args.no_screenshots else find_chromium(args.chromium)
     if not args.no_screenshots and chromium is None:
-        print("check_site: chromium not found (Debian/Ubuntu: apt-get install -y chromium): screenshots skipped, "
-              "HTML checks only")
+        print(
+            "check_site: chromium not found (Debian/Ubuntu: apt-get install -y chromium): screenshots skipped, "
+            "HTML checks only"
+        )
     failures, placeholders = 0, []
     for page in pages:
         rel = page.relative_to(html_root)
@@ -184,9 +207,11 @@ def main(argv: list[str] | None = None) -> int:
         for pr in problems:
             print(f"              - {pr}")
         failures += bool(problems)
-    print(f"[check_site] {len(pages)} pages, {failures} with problems"
-          + (f", {len(placeholders)} placeholder(s)" if placeholders else "")
-          + (f"; screenshots in {out}" if chromium else ""))
+    print(
+        f"[check_site] {len(pages)} pages, {failures} with problems"
+        + (f", {len(placeholders)} placeholder(s)" if placeholders else "")
+        + (f"; screenshots in {out}" if chromium else "")
+    )
     return 1 if failures else 0
 
 

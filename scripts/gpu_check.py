@@ -23,6 +23,7 @@ It needs the project's Python dependencies but no ``make setup``: run it with th
 own torch from the repository root (``PYTHONPATH=.``); ``scripts/gpu_check.sh`` installs
 PyAV (and any other missing wheel) from ``.whl/`` first, see the README's "GPU check".
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CUDA_TEST_FILES = ["tests/test_gpu.py", "tests/test_video_augment.py", "tests/test_background_erasing.py",
-                   "tests/test_moco.py", "tests/test_evaluate.py", "tests/test_engine.py"]
+CUDA_TEST_FILES = [
+    "tests/test_gpu.py",
+    "tests/test_video_augment.py",
+    "tests/test_background_erasing.py",
+    "tests/test_moco.py",
+    "tests/test_evaluate.py",
+    "tests/test_engine.py",
+]
 
 
 @dataclass
@@ -76,9 +83,21 @@ class Sizes:
 
     @classmethod
     def quick(cls) -> "Sizes":
-        return cls(backbone="r3d_tiny", size=32, frames=4, batch=8, steps=2, synth="smoke",
-                   bench_small=("r3d_tiny", 8, 4, 32), bench_large=("r3d_tiny", 8, 4, 48), be_sizes=(32,),
-                   compile_backbone="r3d_tiny", compile_size=32, e2e_steps=6, repeats=3)
+        return cls(
+            backbone="r3d_tiny",
+            size=32,
+            frames=4,
+            batch=8,
+            steps=2,
+            synth="smoke",
+            bench_small=("r3d_tiny", 8, 4, 32),
+            bench_large=("r3d_tiny", 8, 4, 48),
+            be_sizes=(32,),
+            compile_backbone="r3d_tiny",
+            compile_size=32,
+            e2e_steps=6,
+            repeats=3,
+        )
 
 
 def _run(cmd: list[str], env: dict[str, str], timeout: float, log: Path) -> tuple[int, str, float]:
@@ -113,10 +132,14 @@ class Check:
         self.work = Path(args.work or tempfile.mkdtemp(prefix="tbe_gpu_check_"))
         self.work.mkdir(parents=True, exist_ok=True)
         self.log = self.work / "gpu_check.log"
-        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-                    "PYTHONUNBUFFERED": "1", "TBE_PROGRESS": "log",
-                    # deterministic cuBLAS (needed for bit-exact comparisons under use_deterministic_algorithms)
-                    "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+            "PYTHONUNBUFFERED": "1",
+            "TBE_PROGRESS": "log",
+            # deterministic cuBLAS (needed for bit-exact comparisons under use_deterministic_algorithms)
+            "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
+        }
         self.rows: list[Row] = []
         self.amp = "bf16" if self.device == "cuda" else "off"
         self.workers = args.workers if args.workers is not None else max(1, min(12, (os.cpu_count() or 2) - 2))
@@ -141,43 +164,93 @@ class Check:
             av_version = "missing (see scripts/gpu_check.sh: install it from .whl/)"
         name = torch.cuda.get_device_name(0) if self.device == "cuda" else (platform.processor() or "cpu")
         cuda = torch.version.cuda if self.device == "cuda" else "-"
-        self.add(Row("machine", f"{name}; torch {torch.__version__} (CUDA {cuda}); PyAV {av_version}; "
-                                f"{os.cpu_count()} CPUs; {self.gpus} GPU(s)",
-                     data={"device_name": name, "torch": torch.__version__, "cuda": cuda, "av": av_version,
-                           "gpus": self.gpus, "cpus": os.cpu_count()}))
+        self.add(
+            Row(
+                "machine",
+                f"{name}; torch {torch.__version__} (CUDA {cuda}); PyAV {av_version}; "
+                f"{os.cpu_count()} CPUs; {self.gpus} GPU(s)",
+                data={
+                    "device_name": name,
+                    "torch": torch.__version__,
+                    "cuda": cuda,
+                    "av": av_version,
+                    "gpus": self.gpus,
+                    "cpus": os.cpu_count(),
+                },
+            )
+        )
 
     def tests(self) -> None:
         files = [f for f in CUDA_TEST_FILES if (ROOT / f).exists()]
-        rc, out, dt = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files], self.env, 600,
-                           self.log)
+        rc, out, dt = _run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files], self.env, 600, self.log
+        )
         summary = next((x for x in reversed(out.splitlines()) if re.search(r"\d+ (passed|failed)", x)), _tail(out))
         self.add(Row("CUDA tests", summary.strip("= "), "all pass", rc == 0, dt))
 
     def bench_be(self) -> None:
         for size in self.sizes.be_sizes:
             js = self.work / f"be_{size}.json"
-            rc, out, dt = _run([sys.executable, "bench/bench_be.py", "--device", self.device, "--size", str(size),
-                                "--json", str(js)], self.env, 300, self.log)
+            rc, out, dt = _run(
+                [sys.executable, "bench/bench_be.py", "--device", self.device, "--size", str(size), "--json", str(js)],
+                self.env,
+                300,
+                self.log,
+            )
             if rc != 0:
                 self.add(Row(f"BE bench 16x{size}²", f"failed: {_tail(out)}", "<= 1.5x clone", False, dt))
                 continue
             r = json.loads(js.read_text())
             ratio, ms = r["ratios"]["BE / clone"], r["median_ms"]
             target = size >= 224 and self.device == "cuda"
-            self.add(Row(f"BE bench 16x{size}²", f"BE {ms['BE out-of-place, λ per batch']:.3f} ms = {ratio:.2f}x a "
-                                               f"clone; the paper's loop {r['ratios']['loop / BE (speed-up)']:.0f}x slower",
-                         "<= 1.5x clone" if target else "", (ratio <= 1.5) if target else None, dt, r))
+            self.add(
+                Row(
+                    f"BE bench 16x{size}²",
+                    f"BE {ms['BE out-of-place, λ per batch']:.3f} ms = {ratio:.2f}x a "
+                    f"clone; the paper's loop {r['ratios']['loop / BE (speed-up)']:.0f}x slower",
+                    "<= 1.5x clone" if target else "",
+                    (ratio <= 1.5) if target else None,
+                    dt,
+                    r,
+                )
+            )
 
     def bench_step(self) -> dict[str, float]:
         """Step-only clips/s of the BE step per bench setting (for the end-to-end ratio)."""
         clips_s: dict[str, float] = {}
         for backbone, batch, frames, size in (self.sizes.bench_small, self.sizes.bench_large):
             js = self.work / f"step_{backbone}_{size}.json"
-            rc, out, dt = _run([sys.executable, "bench/bench_pretrain.py", "--backbone", backbone, "--batch", str(batch),
-                                "--frames", str(frames), "--size", str(size), "--device", self.device, "--amp", self.amp,
-                                "--methods", "moco", "be", "be/bn1", "--repeats", str(self.sizes.repeats),
-                                "--profile", "be", "--json", str(js)],
-                               self.env, 600, self.log)
+            rc, out, dt = _run(
+                [
+                    sys.executable,
+                    "bench/bench_pretrain.py",
+                    "--backbone",
+                    backbone,
+                    "--batch",
+                    str(batch),
+                    "--frames",
+                    str(frames),
+                    "--size",
+                    str(size),
+                    "--device",
+                    self.device,
+                    "--amp",
+                    self.amp,
+                    "--methods",
+                    "moco",
+                    "be",
+                    "be/bn1",
+                    "--repeats",
+                    str(self.sizes.repeats),
+                    "--profile",
+                    "be",
+                    "--json",
+                    str(js),
+                ],
+                self.env,
+                600,
+                self.log,
+            )
             name = f"step bench {backbone} {frames}x{size}² b{batch}"
             if rc != 0:
                 self.add(Row(name, f"failed: {_tail(out)}", "be <= 1.45x bare", False, dt))
@@ -185,15 +258,32 @@ class Check:
             r = json.loads(js.read_text())
             ms, ratio = r["median_ms"], r["ratio_to_bare"]
             clips_s[f"{backbone}_{size}"] = batch / ms["be"] * 1e3
-            self.add(Row(name, f"bare {ms['bare']:.1f} ms; moco {ratio['moco']:.2f}x, be {ratio['be']:.2f}x bare "
-                               f"(without shuffling BN {ratio['be/bn1']:.2f}x); be {batch / ms['be'] * 1e3:.0f} clips/s",
-                         "be <= 1.45x bare", (ratio["be"] <= 1.45) if self.device == "cuda" else None, dt, r))
+            self.add(
+                Row(
+                    name,
+                    f"bare {ms['bare']:.1f} ms; moco {ratio['moco']:.2f}x, be {ratio['be']:.2f}x bare "
+                    f"(without shuffling BN {ratio['be/bn1']:.2f}x); be {batch / ms['be'] * 1e3:.0f} clips/s",
+                    "be <= 1.45x bare",
+                    (ratio["be"] <= 1.45) if self.device == "cuda" else None,
+                    dt,
+                    r,
+                )
+            )
         return clips_s
 
     def synth(self) -> Path:
         data = self.work / "synth"
-        rc, out, dt = self.tbe("data", "synth", "--out", str(data), "--size", self.sizes.synth, "--no-progress",
-                               "--workers", str(max(1, (os.cpu_count() or 2))))
+        rc, out, dt = self.tbe(
+            "data",
+            "synth",
+            "--out",
+            str(data),
+            "--size",
+            self.sizes.synth,
+            "--no-progress",
+            "--workers",
+            str(max(1, (os.cpu_count() or 2))),
+        )
         self.add(Row("embedded benchmark", "rendered" if rc == 0 else f"failed: {_tail(out)}", "", rc == 0 or None, dt))
         if rc != 0:
             raise SystemExit(f"gpu-check: tbe data synth failed; see {self.log}")
@@ -201,11 +291,42 @@ class Check:
 
     def _pretrain_args(self, data: Path, run: Path, steps: int, *extra: str) -> list[str]:
         s = self.sizes
-        return ["pretrain", "--method", "be", "--extra-negative", "--data", str(data), "--run-dir", str(run),
-                "--backbone", s.backbone, "--size", str(s.size), "--frames", str(s.frames), "--batch-size", str(s.batch),
-                "--queue-size", "256", "--steps", str(steps), "--amp", self.amp, "--device", self.device,
-                "--workers", str(self.workers), "--log-every", "1", "--checkpoint-every", "0", "--progress", "log",
-                "--deterministic", *extra]
+        return [
+            "pretrain",
+            "--method",
+            "be",
+            "--extra-negative",
+            "--data",
+            str(data),
+            "--run-dir",
+            str(run),
+            "--backbone",
+            s.backbone,
+            "--size",
+            str(s.size),
+            "--frames",
+            str(s.frames),
+            "--batch-size",
+            str(s.batch),
+            "--queue-size",
+            "256",
+            "--steps",
+            str(steps),
+            "--amp",
+            self.amp,
+            "--device",
+            self.device,
+            "--workers",
+            str(self.workers),
+            "--log-every",
+            "1",
+            "--checkpoint-every",
+            "0",
+            "--progress",
+            "log",
+            "--deterministic",
+            *extra,
+        ]
 
     def paper_size_run(self, data: Path) -> Path | None:
         from tbe_lib.utils import safe_load
@@ -214,10 +335,12 @@ class Check:
         full, again, split = self.work / "pt_full", self.work / "pt_again", self.work / "pt_split"
         name = f"{s.backbone} {s.frames}x{s.size}² {self.amp}: pretrain, stop at {n}, resume to {2 * n}"
         t0 = time.perf_counter()
-        outs = [self.tbe(*self._pretrain_args(data, full, 2 * n)),
-                self.tbe(*self._pretrain_args(data, again, 2 * n)),
-                self.tbe(*self._pretrain_args(data, split, 2 * n, "--stop-after", str(n))),
-                self.tbe(*self._pretrain_args(data, split, 2 * n, "--resume"))]
+        outs = [
+            self.tbe(*self._pretrain_args(data, full, 2 * n)),
+            self.tbe(*self._pretrain_args(data, again, 2 * n)),
+            self.tbe(*self._pretrain_args(data, split, 2 * n, "--stop-after", str(n))),
+            self.tbe(*self._pretrain_args(data, split, 2 * n, "--resume")),
+        ]
         dt = time.perf_counter() - t0
         bad = [o for o in outs if o[0] != 0]
         if bad:
@@ -230,8 +353,11 @@ class Check:
 
         d_resume, d_rerun = diff(full, split), diff(full, again)
         exact = d_resume == 0.0
-        result = ("resumed = uninterrupted bit for bit" if exact else
-                  f"max |resumed - uninterrupted| {d_resume:.2e}; two uninterrupted runs differ by {d_rerun:.2e}")
+        result = (
+            "resumed = uninterrupted bit for bit"
+            if exact
+            else f"max |resumed - uninterrupted| {d_resume:.2e}; two uninterrupted runs differ by {d_rerun:.2e}"
+        )
         # Resume is right when it is exact, or differs no more than nondeterministic kernels make reruns differ.
         ok = exact or d_resume <= 10 * max(d_rerun, 1e-12)
         self.add(Row(name, result, "resume = rerun", ok, dt, {"resume_vs_full": d_resume, "rerun_vs_full": d_rerun}))
@@ -240,47 +366,175 @@ class Check:
     def finetune_retrieve(self, data: Path, pre: Path) -> None:
         s = self.sizes
         ft = self.work / "ft"
-        rc, out, dt = self.tbe("finetune", "--init", str(pre / "encoder.pt"), "--backbone", s.backbone, "--data", str(data),
-                               "--test-splits", "test_shift", "--epochs", "1", "--batch-size", str(s.batch),
-                               "--frames", str(s.frames), "--size", str(s.size), "--test-clips", "1",
-                               "--optimizer", "adamw", "--lr", "1e-3", "--amp", self.amp, "--device", self.device,
-                               "--workers", str(self.workers), "--run-dir", str(ft), "--progress", "log")
-        self.add(Row("finetune from the resumed encoder (1 epoch)",
-                     _tail(out) if rc != 0 else next((x.strip() for x in out.splitlines() if "test_shift" in x), "done"),
-                     "runs", rc == 0, dt))
+        rc, out, dt = self.tbe(
+            "finetune",
+            "--init",
+            str(pre / "encoder.pt"),
+            "--backbone",
+            s.backbone,
+            "--data",
+            str(data),
+            "--test-splits",
+            "test_shift",
+            "--epochs",
+            "1",
+            "--batch-size",
+            str(s.batch),
+            "--frames",
+            str(s.frames),
+            "--size",
+            str(s.size),
+            "--test-clips",
+            "1",
+            "--optimizer",
+            "adamw",
+            "--lr",
+            "1e-3",
+            "--amp",
+            self.amp,
+            "--device",
+            self.device,
+            "--workers",
+            str(self.workers),
+            "--run-dir",
+            str(ft),
+            "--progress",
+            "log",
+        )
+        self.add(
+            Row(
+                "finetune from the resumed encoder (1 epoch)",
+                _tail(out) if rc != 0 else next((x.strip() for x in out.splitlines() if "test_shift" in x), "done"),
+                "runs",
+                rc == 0,
+                dt,
+            )
+        )
         rt = self.work / "rt"
-        rc, out, dt = self.tbe("retrieve", "--checkpoint", str(pre / "encoder.pt"), "--backbone", s.backbone,
-                               "--data", str(data), "--query-splits", "test_shift", "--frames", str(s.frames),
-                               "--size", str(s.size), "--num-clips", "1", "--device", self.device,
-                               "--workers", str(self.workers), "--out", str(rt))
-        self.add(Row("retrieve from the resumed encoder", "done" if rc == 0 else f"failed: {_tail(out)}", "runs",
-                     rc == 0, dt))
+        rc, out, dt = self.tbe(
+            "retrieve",
+            "--checkpoint",
+            str(pre / "encoder.pt"),
+            "--backbone",
+            s.backbone,
+            "--data",
+            str(data),
+            "--query-splits",
+            "test_shift",
+            "--frames",
+            str(s.frames),
+            "--size",
+            str(s.size),
+            "--num-clips",
+            "1",
+            "--device",
+            self.device,
+            "--workers",
+            str(self.workers),
+            "--out",
+            str(rt),
+        )
+        self.add(
+            Row(
+                "retrieve from the resumed encoder", "done" if rc == 0 else f"failed: {_tail(out)}", "runs", rc == 0, dt
+            )
+        )
 
     def compile_run(self, data: Path) -> None:
         s = self.sizes
         run = self.work / "pt_compile"
-        rc, out, dt = self.tbe("pretrain", "--method", "be", "--data", str(data), "--run-dir", str(run),
-                               "--backbone", s.compile_backbone, "--size", str(s.compile_size), "--frames", str(s.frames),
-                               "--batch-size", str(s.batch), "--queue-size", "256", "--steps", str(2 * s.steps + 4),
-                               "--amp", self.amp, "--device", self.device, "--workers", str(self.workers),
-                               "--compile", "--log-every", "1", "--progress", "log")
+        rc, out, dt = self.tbe(
+            "pretrain",
+            "--method",
+            "be",
+            "--data",
+            str(data),
+            "--run-dir",
+            str(run),
+            "--backbone",
+            s.compile_backbone,
+            "--size",
+            str(s.compile_size),
+            "--frames",
+            str(s.frames),
+            "--batch-size",
+            str(s.batch),
+            "--queue-size",
+            "256",
+            "--steps",
+            str(2 * s.steps + 4),
+            "--amp",
+            self.amp,
+            "--device",
+            self.device,
+            "--workers",
+            str(self.workers),
+            "--compile",
+            "--log-every",
+            "1",
+            "--progress",
+            "log",
+        )
         fell_back = "continuing without --compile" in out
-        result = ("failed: " + _tail(out, 2)) if rc != 0 else (
-            "fell back to eager: " + next((x.strip() for x in out.splitlines() if "torch.compile failed" in x), "")[:160]
-            if fell_back else "compiled and trained")
-        self.add(Row(f"--compile ({s.compile_backbone} {s.compile_size}², {self.amp})", result,
-                     "no crash", rc == 0, dt, {"fell_back": fell_back}))
+        result = (
+            ("failed: " + _tail(out, 2))
+            if rc != 0
+            else (
+                "fell back to eager: "
+                + next((x.strip() for x in out.splitlines() if "torch.compile failed" in x), "")[:160]
+                if fell_back
+                else "compiled and trained"
+            )
+        )
+        self.add(
+            Row(
+                f"--compile ({s.compile_backbone} {s.compile_size}², {self.amp})",
+                result,
+                "no crash",
+                rc == 0,
+                dt,
+                {"fell_back": fell_back},
+            )
+        )
 
     def end_to_end(self, data: Path, step_clips_s: dict[str, float]) -> None:
         s = self.sizes
         backbone, batch, frames, size = s.bench_large
         run = self.work / "pt_e2e"
         # The bench's BE step: 2 views (no extra negative), queue 4096, the same batch and clip size.
-        rc, out, dt = self.tbe("pretrain", "--method", "be", "--data", str(data), "--run-dir", str(run),
-                               "--backbone", backbone, "--size", str(size), "--frames", str(frames),
-                               "--batch-size", str(batch), "--queue-size", "4096", "--steps", str(s.e2e_steps),
-                               "--amp", self.amp, "--device", self.device, "--workers", str(self.workers),
-                               "--log-every", "5", "--checkpoint-every", "0", "--progress", "log")
+        rc, out, dt = self.tbe(
+            "pretrain",
+            "--method",
+            "be",
+            "--data",
+            str(data),
+            "--run-dir",
+            str(run),
+            "--backbone",
+            backbone,
+            "--size",
+            str(size),
+            "--frames",
+            str(frames),
+            "--batch-size",
+            str(batch),
+            "--queue-size",
+            "4096",
+            "--steps",
+            str(s.e2e_steps),
+            "--amp",
+            self.amp,
+            "--device",
+            self.device,
+            "--workers",
+            str(self.workers),
+            "--log-every",
+            "5",
+            "--checkpoint-every",
+            "0",
+            "--progress",
+            "log",
+        )
         name = f"end-to-end tbe pretrain, {backbone} {frames}x{size}² b{batch}, {self.workers} workers"
         if rc != 0:
             self.add(Row(name, f"failed: {_tail(out)}", ">= 0.9x step bench", False, dt))
@@ -292,9 +546,16 @@ class Check:
         e2e = statistics.median(steady) if steady else float("nan")
         ref = step_clips_s.get(f"{backbone}_{size}")
         ratio = e2e / ref if ref else float("nan")
-        self.add(Row(name, f"{e2e:.0f} clips/s = {ratio:.2f}x the step-only bench ({ref or float('nan'):.0f} clips/s)",
-                     ">= 0.9x step bench", (ratio >= 0.9) if self.device == "cuda" and ref else None, dt,
-                     {"e2e_clips_s": e2e, "bench_clips_s": ref, "ratio": ratio}))
+        self.add(
+            Row(
+                name,
+                f"{e2e:.0f} clips/s = {ratio:.2f}x the step-only bench ({ref or float('nan'):.0f} clips/s)",
+                ">= 0.9x step bench",
+                (ratio >= 0.9) if self.device == "cuda" and ref else None,
+                dt,
+                {"e2e_clips_s": e2e, "bench_clips_s": ref, "ratio": ratio},
+            )
+        )
 
     def ddp(self, data: Path) -> None:
         if self.gpus < 2:
@@ -302,16 +563,60 @@ class Check:
             return
         s = self.sizes
         run = self.work / "pt_ddp"
-        rc, out, dt = _run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(min(self.gpus, 8)),
-                            "-m", "tbe_lib.cli", "pretrain", "--method", "be", "--extra-negative", "--data", str(data),
-                            "--run-dir", str(run), "--backbone", "r3d_18", "--size", "112", "--frames", str(s.frames),
-                            "--batch-size", str(s.batch), "--steps", "10", "--amp", self.amp, "--device", "cuda",
-                            "--workers", "4", "--log-every", "1", "--progress", "log"], self.env, 600, self.log)
+        rc, out, dt = _run(
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--nproc_per_node",
+                str(min(self.gpus, 8)),
+                "-m",
+                "tbe_lib.cli",
+                "pretrain",
+                "--method",
+                "be",
+                "--extra-negative",
+                "--data",
+                str(data),
+                "--run-dir",
+                str(run),
+                "--backbone",
+                "r3d_18",
+                "--size",
+                "112",
+                "--frames",
+                str(s.frames),
+                "--batch-size",
+                str(s.batch),
+                "--steps",
+                "10",
+                "--amp",
+                self.amp,
+                "--device",
+                "cuda",
+                "--workers",
+                "4",
+                "--log-every",
+                "1",
+                "--progress",
+                "log",
+            ],
+            self.env,
+            600,
+            self.log,
+        )
         rep = json.loads((run / "replicas.json").read_text()) if (run / "replicas.json").exists() else {}
         ok = rc == 0 and rep.get("max_abs_diff_sum") == 0.0
-        self.add(Row(f"DDP (NCCL, {rep.get('world_size', '?')} processes)",
-                     f"replicas differ by {rep.get('max_abs_diff_sum')}" if rc == 0 else f"failed: {_tail(out)}",
-                     "identical replicas", ok, dt, rep))
+        self.add(
+            Row(
+                f"DDP (NCCL, {rep.get('world_size', '?')} processes)",
+                f"replicas differ by {rep.get('max_abs_diff_sum')}" if rc == 0 else f"failed: {_tail(out)}",
+                "identical replicas",
+                ok,
+                dt,
+                rep,
+            )
+        )
 
     # ------------------------------------------------------------------ all
     def run(self) -> int:

@@ -12,6 +12,7 @@
 Each stage lives in its own module and adds its parser through ``add_cli(subparsers)``.
 Under ``torchrun``, use ``python -m tbe_lib.cli ...`` (same arguments).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
     import tbe_lib
 
     print(f"tbe_lib {tbe_lib.__version__} | python {platform.python_version()} | torch {torch.__version__}")
-    print(f"cuda available: {torch.cuda.is_available()}"
-          + (f" ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else ""))
+    print(
+        f"cuda available: {torch.cuda.is_available()}"
+        + (f" ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "")
+    )
     print(f"cpu threads: {torch.get_num_threads()}")
     try:
         import av
@@ -60,8 +63,8 @@ def _demo_clip(frames: int = 8, size: int = 64, seed: int = 0):
     xs = torch.linspace(0, size - s - 1, frames).long()
     actor = torch.zeros(frames, size, size, dtype=torch.bool)
     for t in range(frames):  # a demo clip of 8 frames: building it frame by frame is clearest
-        clip[:, t, y0:y0 + s, xs[t]:xs[t] + s] = torch.tensor([1.0, 0.9, 0.1]).view(3, 1, 1)
-        actor[t, y0:y0 + s, xs[t]:xs[t] + s] = True
+        clip[:, t, y0 : y0 + s, xs[t] : xs[t] + s] = torch.tensor([1.0, 0.9, 0.1]).view(3, 1, 1)
+        actor[t, y0 : y0 + s, xs[t] : xs[t] + s] = True
     return clip, actor
 
 
@@ -85,11 +88,15 @@ def _cmd_be_demo(args: argparse.Namespace) -> int:
         path = out / "be_demo.png"
         fig.savefig(path, dpi=120)
         lv = be_change_levels(clip, mixed)
-        print(f"[be-demo] wrote {path} ({args.video}: centre clip of {args.frames} frames at stride {args.stride}, "
-              f"{clip.shape[-1]}x{clip.shape[-1]})")
-        print(f"[be-demo] λ={args.lam}, static frame k={int(index)}: mean change {lv['mean']:.2f} grey levels; "
-              f"{100 * lv['unchanged']:.1f}% of pixels change by < 1 grey level (they show in frame j what frame k "
-              f"shows: a still background), {100 * lv['changed']:.1f}% by >= 5 (motion, camera or actor)")
+        print(
+            f"[be-demo] wrote {path} ({args.video}: centre clip of {args.frames} frames at stride {args.stride}, "
+            f"{clip.shape[-1]}x{clip.shape[-1]})"
+        )
+        print(
+            f"[be-demo] λ={args.lam}, static frame k={int(index)}: mean change {lv['mean']:.2f} grey levels; "
+            f"{100 * lv['unchanged']:.1f}% of pixels change by < 1 grey level (they show in frame j what frame k "
+            f"shows: a still background), {100 * lv['changed']:.1f}% by >= 5 (motion, camera or actor)"
+        )
         return 0
     clip, actor = _demo_clip(args.frames, args.size or 64, args.seed)
     mixed = background_erasing(clip.unsqueeze(0), lam=args.lam, index=index, generator=g)[0]
@@ -101,10 +108,14 @@ def _cmd_be_demo(args: argparse.Namespace) -> int:
     path = out / "be_demo.png"
     fig.savefig(path, dpi=120)
     print(f"[be-demo] wrote {path}")
-    print(f"[be-demo] λ={args.lam}, static frame k={int(index)}: max change on pure-background pixels = {bg_change:.2e}, "
-          f"mean change on actor pixels = {fg_change:.3f}")
-    print("[be-demo] with a static camera, intra-video BE leaves the background unchanged ((1-λ)·b + λ·b = b) and only "
-          "adds a faint static copy of the actor; whether that removes the background shortcut is measured in the book.")
+    print(
+        f"[be-demo] λ={args.lam}, static frame k={int(index)}: max change on pure-background pixels = {bg_change:.2e}, "
+        f"mean change on actor pixels = {fg_change:.3f}"
+    )
+    print(
+        "[be-demo] with a static camera, intra-video BE leaves the background unchanged ((1-λ)·b + λ·b = b) and only "
+        "adds a faint static copy of the actor; whether that removes the background shortcut is measured in the book."
+    )
     return 0
 
 
@@ -198,8 +209,9 @@ def expected_failure(e: BaseException) -> str | None:
         if e.errno in (errno.ENOTDIR, errno.EISDIR):
             return f"{where}: {e.strerror}: a folder is expected where a file is (or the reverse); choose another path"
         return f"{type(e).__name__}: {e}"
-    if isinstance(e, (FileNotFoundError, FileExistsError, ValueError, DecodeError, TrainingDiverged, TooManyBadFiles,
-                      RunDirBusy)):
+    if isinstance(
+        e, (FileNotFoundError, FileExistsError, ValueError, DecodeError, TrainingDiverged, TooManyBadFiles, RunDirBusy)
+    ):
         lines = [x for x in str(e).strip().splitlines() if x.strip()]
         text = " ".join(x.strip() for x in lines) if lines else type(e).__name__
         if isinstance(e, DecodeError):

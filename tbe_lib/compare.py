@@ -15,6 +15,7 @@ Every unit of work is a run directory under ``--out`` (``<condition>/seed<s>/...
 when complete and made with the same settings and inputs; a unit made with others is moved
 aside to ``<name>.stale-<time>`` and made again, and so is whatever was computed from it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,11 +71,20 @@ def _add_setting(p: argparse.ArgumentParser, name: str, hint: Any) -> None:
 
 def add_cli(subparsers: "argparse._SubParsersAction") -> None:
     """Add ``tbe compare`` to ``subparsers`` (handler in ``func``)."""
-    p = subparsers.add_parser("compare", help="the comparison table: Random / MoCo / BE (+ references), over seeds",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--lists", nargs="+", metavar="NAME=DIR", default=None,
-                   help="real data instead of the benchmark: conditions NAME whose DIR holds lists/<split>.txt, or a "
-                        "list template with {split} (e.g. data_lists/ucf101/ucf101_video_{split}_split1.txt)")
+    p = subparsers.add_parser(
+        "compare",
+        help="the comparison table: Random / MoCo / BE (+ references), over seeds",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--lists",
+        nargs="+",
+        metavar="NAME=DIR",
+        default=None,
+        help="real data instead of the benchmark: conditions NAME whose DIR holds lists/<split>.txt, or a "
+        "list template with {split} (e.g. data_lists/ucf101/ucf101_video_{split}_split1.txt)",
+    )
     p.add_argument("--seeds", type=int, nargs="+", default=list(LIST_SEEDS), help="seeds of each --lists condition")
     for name, hint in setting_types().items():
         _add_setting(p, name, hint)
@@ -111,8 +121,13 @@ def config_from_args(a: argparse.Namespace) -> CompareConfig:
     given = {n: _value(n, getattr(a, n)) for n in setting_names() if getattr(a, n, None) is not None}
     if a.lists:
         lists = _pairs(a.lists, "--lists")
-        given = {"synthetic": False, "conditions": {n: tuple(a.seeds) for n in lists}, "test_splits": ("test",),
-                 **given, "data_dirs": {**given.get("data_dirs", {}), **lists}}
+        given = {
+            "synthetic": False,
+            "conditions": {n: tuple(a.seeds) for n in lists},
+            "test_splits": ("test",),
+            **given,
+            "data_dirs": {**given.get("data_dirs", {}), **lists},
+        }
     return CompareConfig(**given)
 
 

@@ -4,6 +4,7 @@ augmented (:class:`DataConfig`), and the optimiser with its schedule (:class:`Op
 Each stage's own configuration (``PretrainConfig``, ``FinetuneConfig``, ``RetrievalConfig``)
 holds these; the command line and the experiment's configuration derive from them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,12 +16,28 @@ from typing import Iterable
 
 import torch
 
-__all__ = ["DataConfig", "OptimConfig", "OPTIMIZERS", "build_optimizer", "flip_for", "check_number", "add_skip_flags",
-           "skip_settings"]
+__all__ = [
+    "DataConfig",
+    "OptimConfig",
+    "OPTIMIZERS",
+    "build_optimizer",
+    "flip_for",
+    "check_number",
+    "add_skip_flags",
+    "skip_settings",
+]
 
 
-def check_number(owner: str, name: str, value: float, *, above: float | None = None, minimum: float | None = None,
-                 maximum: float | None = None, integer: bool = False) -> None:
+def check_number(
+    owner: str,
+    name: str,
+    value: float,
+    *,
+    above: float | None = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    integer: bool = False,
+) -> None:
     """Refuse a setting up front, with one sentence naming it: not a number, NaN or infinite,
     not an integer when one is due, ``<= above``, ``< minimum`` or ``> maximum``."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
@@ -28,11 +45,15 @@ def check_number(owner: str, name: str, value: float, *, above: float | None = N
     ok = ok and (above is None or value > above) and (minimum is None or value >= minimum)
     ok = ok and (maximum is None or value <= maximum)
     if not ok:
-        bounds = [f"> {above:g}" if above is not None else "", f">= {minimum:g}" if minimum is not None else "",
-                  f"<= {maximum:g}" if maximum is not None else ""]
+        bounds = [
+            f"> {above:g}" if above is not None else "",
+            f">= {minimum:g}" if minimum is not None else "",
+            f"<= {maximum:g}" if maximum is not None else "",
+        ]
         want = " and ".join(b for b in bounds if b) or "finite"
-        raise ValueError(f"{owner}: {name} must be {'an integer' if integer else 'a finite number'} {want}, "
-                         f"got {value!r}")
+        raise ValueError(
+            f"{owner}: {name} must be {'an integer' if integer else 'a finite number'} {want}, got {value!r}"
+        )
 
 
 @dataclass
@@ -127,12 +148,19 @@ def flip_for(source: str | os.PathLike, choice: str = "auto") -> bool:
 def add_skip_flags(parser: argparse.ArgumentParser) -> None:
     """``--skip-bad-videos`` and ``--skip-limit``: the command line of ``DataConfig.on_error``
     and ``DataConfig.skip_limit``."""
-    parser.add_argument("--skip-bad-videos", action="store_true",
-                        help="replace unreadable videos by others instead of stopping (counted per epoch in "
-                             "metrics.jsonl, files named in a warning)")
-    parser.add_argument("--skip-limit", type=float, default=DataConfig.skip_limit,
-                        help="with --skip-bad-videos: stop once more than this fraction of the videos is unreadable "
-                             f"(default {DataConfig.skip_limit})")
+    parser.add_argument(
+        "--skip-bad-videos",
+        action="store_true",
+        help="replace unreadable videos by others instead of stopping (counted per epoch in "
+        "metrics.jsonl, files named in a warning)",
+    )
+    parser.add_argument(
+        "--skip-limit",
+        type=float,
+        default=DataConfig.skip_limit,
+        help="with --skip-bad-videos: stop once more than this fraction of the videos is unreadable "
+        f"(default {DataConfig.skip_limit})",
+    )
 
 
 def skip_settings(args: argparse.Namespace) -> dict[str, object]:

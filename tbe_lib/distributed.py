@@ -4,6 +4,7 @@ Everything here also works in a single process (no ``torch.distributed`` initial
 the collectives are identities. Launch with ``torchrun --nproc_per_node N``: ``init_from_env``
 reads the variables torchrun sets and picks NCCL on CUDA, gloo on CPU.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,18 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-__all__ = ["is_dist", "rank", "world_size", "is_main", "init_from_env", "concat_all_gather", "broadcast", "barrier",
-           "all_reduce_mean", "all_reduce_min"]
+__all__ = [
+    "is_dist",
+    "rank",
+    "world_size",
+    "is_main",
+    "init_from_env",
+    "concat_all_gather",
+    "broadcast",
+    "barrier",
+    "all_reduce_mean",
+    "all_reduce_min",
+]
 
 
 def is_dist() -> bool:
@@ -41,7 +52,9 @@ def init_from_env(device: torch.device | str = "auto") -> torch.device:
 
     dev = resolve_device(device)
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or is_dist():
-        return dev if not is_dist() or dev.type != "cuda" else torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        return (
+            dev if not is_dist() or dev.type != "cuda" else torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        )
     if dev.type == "cuda":
         local = int(os.environ.get("LOCAL_RANK", 0))
         torch.cuda.set_device(local)

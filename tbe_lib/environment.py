@@ -6,6 +6,7 @@ and GPUs they drift, and training amplifies the drift. :func:`numerics_environme
 what decides which kernels run, so that a difference can be traced to its cause; every run
 writes it into ``RUN/environment.json``.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,23 @@ import torch
 __all__ = ["numerics_environment", "cpu_model", "cpu_flags"]
 
 #: Instruction-set extensions that change which CPU kernels run (and how they round).
-ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "avx512_fp16",
-             "amx_tile", "amx_bf16", "amx_int8", "asimd", "sve")
+ISA_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx512f",
+    "avx512bw",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_tile",
+    "amx_bf16",
+    "amx_int8",
+    "asimd",
+    "sve",
+)
 
 
 def _cpuinfo() -> str:
@@ -47,8 +63,12 @@ def _library_versions() -> dict[str, str]:
     """oneDNN, MKL and the BLAS torch and NumPy use, with their versions where they say."""
     out: dict[str, str] = {}
     show = torch.__config__.show()
-    for key, pattern in (("mkl", r"Math Kernel Library Version ([^\s]+)"), ("onednn", r"MKL-DNN v([^\s]+)"),
-                         ("torch_blas", r"BLAS_INFO=([^,\s]+)"), ("torch_lapack", r"LAPACK_INFO=([^,\s]+)")):
+    for key, pattern in (
+        ("mkl", r"Math Kernel Library Version ([^\s]+)"),
+        ("onednn", r"MKL-DNN v([^\s]+)"),
+        ("torch_blas", r"BLAS_INFO=([^,\s]+)"),
+        ("torch_lapack", r"LAPACK_INFO=([^,\s]+)"),
+    ):
         m = re.search(pattern, show)
         if m:
             out[key] = m.group(1)
@@ -57,7 +77,8 @@ def _library_versions() -> dict[str, str]:
 
         for info in threadpool_info():
             out[f"{info.get('user_api')}:{info.get('internal_api')}"] = (
-                f"{info.get('version')} ({info.get('num_threads')} threads, {info.get('architecture', '?')})")
+                f"{info.get('version')} ({info.get('num_threads')} threads, {info.get('architecture', '?')})"
+            )
     except Exception:  # threadpoolctl missing or failing: not a reason to stop a run
         pass
     return out
@@ -83,17 +104,31 @@ def numerics_environment(device: torch.device | str | None = None) -> dict[str, 
         "libraries": _library_versions(),
         "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
         "float32_matmul_precision": torch.get_float32_matmul_precision(),
-        "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                           "OPENBLAS_CORETYPE", "CUBLAS_WORKSPACE_CONFIG", "ATEN_CPU_CAPABILITY")
-                if k in os.environ},
+        "env": {
+            k: os.environ[k]
+            for k in (
+                "OMP_NUM_THREADS",
+                "MKL_NUM_THREADS",
+                "OPENBLAS_NUM_THREADS",
+                "OPENBLAS_CORETYPE",
+                "CUBLAS_WORKSPACE_CONFIG",
+                "ATEN_CPU_CAPABILITY",
+            )
+            if k in os.environ
+        },
     }
     if device.type == "cuda" and torch.cuda.is_available():
         idx = device.index if device.index is not None else torch.cuda.current_device()
         props = torch.cuda.get_device_properties(idx)
         env["cuda"] = {
-            "gpu": props.name, "capability": f"{props.major}.{props.minor}", "memory_gib": round(props.total_memory / 2**30, 1),
-            "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(),
-            "cudnn_benchmark": torch.backends.cudnn.benchmark, "cudnn_deterministic": torch.backends.cudnn.deterministic,
-            "tf32_matmul": torch.backends.cuda.matmul.allow_tf32, "tf32_cudnn": torch.backends.cudnn.allow_tf32,
+            "gpu": props.name,
+            "capability": f"{props.major}.{props.minor}",
+            "memory_gib": round(props.total_memory / 2**30, 1),
+            "cuda": torch.version.cuda,
+            "cudnn": torch.backends.cudnn.version(),
+            "cudnn_benchmark": torch.backends.cudnn.benchmark,
+            "cudnn_deterministic": torch.backends.cudnn.deterministic,
+            "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+            "tf32_cudnn": torch.backends.cudnn.allow_tf32,
         }
     return env

@@ -5,6 +5,7 @@ features: 512-d for C3D, 1024-d for I3D, original-code.md §4.2), averaged over 
 uniformly spaced, centre-cropped clips (the paper used one clip; ``num_clips=1`` gives that),
 or the 128-d projection head's output (``head=True``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,8 +32,9 @@ class FeatureSet:
     def save(self, path: str | os.PathLike) -> Path:
         from .utils import atomic_save
 
-        return atomic_save({"feats": self.feats, "labels": self.labels, "indices": self.indices,
-                            "paths": list(self.paths)}, path)
+        return atomic_save(
+            {"feats": self.feats, "labels": self.labels, "indices": self.indices, "paths": list(self.paths)}, path
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "FeatureSet":
@@ -42,13 +44,28 @@ class FeatureSet:
         return cls(d["feats"], d["labels"], d["indices"], list(d["paths"]))
 
 
-def _eval_loader(list_path, *, frames: int, stride: int, num_clips: int, batch_size: int, workers: int,
-                 root=None, resize=None, cache: bool = False):
+def _eval_loader(
+    list_path,
+    *,
+    frames: int,
+    stride: int,
+    num_clips: int,
+    batch_size: int,
+    workers: int,
+    root=None,
+    resize=None,
+    cache: bool = False,
+):
     from .data.dataset import ClipDataset, ClipSampler, build_loader
 
     mode = "uniform" if num_clips > 1 else "center"
-    ds = ClipDataset(list_path, ClipSampler(frames=frames, stride=stride, mode=mode, num_clips=num_clips),
-                     root=root, resize=resize, cache=cache)
+    ds = ClipDataset(
+        list_path,
+        ClipSampler(frames=frames, stride=stride, mode=mode, num_clips=num_clips),
+        root=root,
+        resize=resize,
+        cache=cache,
+    )
     return ds, build_loader(ds, batch_size, shuffle=False, workers=workers, seed=0)
 
 
@@ -104,11 +121,20 @@ def extract_features(
         return FeatureSet.load(cache_file)
     device = torch.device(device)
     model = model.to(device)
-    ds, loader = _eval_loader(list_path, frames=frames, stride=stride, num_clips=num_clips, batch_size=batch_size,
-                              workers=workers, root=root, resize=resize)
+    ds, loader = _eval_loader(
+        list_path,
+        frames=frames,
+        stride=stride,
+        num_clips=num_clips,
+        batch_size=batch_size,
+        workers=workers,
+        root=root,
+        resize=resize,
+    )
     fn = model if head else model.features
-    feats, labels, indices = _run(model, loader, VideoEval(size, resize=eval_resize or size), device, fn, "features",
-                                   progress)
+    feats, labels, indices = _run(
+        model, loader, VideoEval(size, resize=eval_resize or size), device, fn, "features", progress
+    )
     paths = [r.path for r in read_list(list_path, root).records]
     fs = FeatureSet(feats.mean(1), labels, indices, [paths[i] for i in indices.tolist()])
     if cache_file is not None:
@@ -116,19 +142,40 @@ def extract_features(
     return fs
 
 
-def clip_logits(model: nn.Module, list_path: str | os.PathLike, *, frames: int, stride: int, size: int,
-                num_clips: int, batch_size: int = 32, workers: int = 2, device: torch.device | str = "cpu",
-                root: str | None = None, resize: int | None = None, eval_resize: int | None = None,
-                progress: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+def clip_logits(
+    model: nn.Module,
+    list_path: str | os.PathLike,
+    *,
+    frames: int,
+    stride: int,
+    size: int,
+    num_clips: int,
+    batch_size: int = 32,
+    workers: int = 2,
+    device: torch.device | str = "cpu",
+    root: str | None = None,
+    resize: int | None = None,
+    eval_resize: int | None = None,
+    progress: bool = False,
+) -> tuple[Tensor, Tensor, Tensor]:
     """Classifier logits of ``num_clips`` uniformly spaced centre-cropped clips per video:
     ``(logits (N_videos, num_clips, C), labels (N_videos,), indices (N_videos,))``."""
     from .augment.video import VideoEval
 
     device = torch.device(device)
-    _, loader = _eval_loader(list_path, frames=frames, stride=stride, num_clips=num_clips, batch_size=batch_size,
-                             workers=workers, root=root, resize=resize)
-    return _run(model.to(device), loader, VideoEval(size, resize=eval_resize or size), device, model, "evaluate",
-                progress)
+    _, loader = _eval_loader(
+        list_path,
+        frames=frames,
+        stride=stride,
+        num_clips=num_clips,
+        batch_size=batch_size,
+        workers=workers,
+        root=root,
+        resize=resize,
+    )
+    return _run(
+        model.to(device), loader, VideoEval(size, resize=eval_resize or size), device, model, "evaluate", progress
+    )
 
 
 def cache_key(*parts: object) -> str:

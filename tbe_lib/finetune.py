@@ -22,6 +22,7 @@ the classifier trains. On a background-biased labelled split, full finetuning ca
 the background from any starting point; the probe is the cleaner measure of what
 pretraining learned, so the book reports both.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -121,14 +122,25 @@ def _split_train_val(list_path: Path, fraction: float, seed: int, out_dir: Path)
         val += [recs[i] for i in perm[:n_val]]
         train += [recs[i] for i in perm[n_val:]]
     meta = {k: v for k, v in vl.meta.items() if k not in ("format", "root", "template")}
-    kw = dict(format=vl.format, root=vl.root.resolve() if vl.root else None,
-              template=vl.template if vl.format == "frames" else None)
-    return (write_list(out_dir / "train_split.txt", train, **kw, **{**meta, "subset": "train"}),
-            write_list(out_dir / "val_split.txt", val, **kw, **{**meta, "subset": "val"}))
+    kw = dict(
+        format=vl.format,
+        root=vl.root.resolve() if vl.root else None,
+        template=vl.template if vl.format == "frames" else None,
+    )
+    return (
+        write_list(out_dir / "train_split.txt", train, **kw, **{**meta, "subset": "train"}),
+        write_list(out_dir / "val_split.txt", val, **kw, **{**meta, "subset": "val"}),
+    )
 
 
-def evaluate_splits(model: nn.Module, lists: dict[str, Path], cfg: FinetuneConfig, device: torch.device,
-                    out_dir: Path | None = None, class_names: list[str] | None = None) -> dict[str, dict[str, Any]]:
+def evaluate_splits(
+    model: nn.Module,
+    lists: dict[str, Path],
+    cfg: FinetuneConfig,
+    device: torch.device,
+    out_dir: Path | None = None,
+    class_names: list[str] | None = None,
+) -> dict[str, dict[str, Any]]:
     """Clip- and video-level results of ``model`` on each list; writes predictions, confusion
     matrices (array + figure) and per-class accuracy under ``out_dir/<split>/``."""
     from .evaluate import classification_report, confusion_matrix, per_class_accuracy, plot_confusion
@@ -137,9 +149,19 @@ def evaluate_splits(model: nn.Module, lists: dict[str, Path], cfg: FinetuneConfi
     results: dict[str, dict[str, Any]] = {}
     for split, path in lists.items():
         logits, labels, indices = clip_logits(
-            model, path, frames=cfg.data.frames, stride=cfg.data.stride, size=cfg.data.size,
-            num_clips=cfg.test_clips, batch_size=cfg.batch_size, workers=cfg.data.workers, device=device,
-            root=cfg.data.root, resize=cfg.data.resize, eval_resize=cfg.eval_resize)
+            model,
+            path,
+            frames=cfg.data.frames,
+            stride=cfg.data.stride,
+            size=cfg.data.size,
+            num_clips=cfg.test_clips,
+            batch_size=cfg.batch_size,
+            workers=cfg.data.workers,
+            device=device,
+            root=cfg.data.root,
+            resize=cfg.data.resize,
+            eval_resize=cfg.eval_resize,
+        )
         V, N, C = logits.shape
         flat = logits.reshape(V * N, C)
         vid = torch.arange(V).repeat_interleave(N)
@@ -158,8 +180,15 @@ def evaluate_splits(model: nn.Module, lists: dict[str, Path], cfg: FinetuneConfi
             w = csv.writer(f)
             w.writerow(["path", "label", "pred", "prob_pred", "prob_label"])
             for i in range(V):
-                w.writerow([paths[int(indices[i])], int(labels[i]), int(pred[i]), f"{float(probs[i, pred[i]]):.4f}",
-                            f"{float(probs[i, labels[i]]):.4f}"])
+                w.writerow(
+                    [
+                        paths[int(indices[i])],
+                        int(labels[i]),
+                        int(pred[i]),
+                        f"{float(probs[i, pred[i]]):.4f}",
+                        f"{float(probs[i, labels[i]]):.4f}",
+                    ]
+                )
         cm = confusion_matrix(pred, labels, C)
         import numpy as np
 
@@ -203,15 +232,18 @@ def finetune(cfg: FinetuneConfig, *, resume: bool = False) -> FinetuneResult:
         for split, lst in test_lists.items():  # before training: a test label the head cannot predict is an error
             bad = next((r for r in read_list(lst, cfg.data.root).records if r.label >= num_classes), None)
             if bad is not None:
-                raise ValueError(f"{lst}: label {bad.label} ({bad.path}) is outside the {num_classes} classes of the "
-                                 f"training list {train_list}; the {split!r} split must use the training labels")
+                raise ValueError(
+                    f"{lst}: label {bad.label} ({bad.path}) is outside the {num_classes} classes of the "
+                    f"training list {train_list}; the {split!r} split must use the training labels"
+                )
         class_names = _class_names(train_list)
         val_list = None
         if cfg.select == "val":
             train_list, val_list = _split_train_val(train_list, cfg.val_fraction, cfg.loop.seed, run.path)
 
-        model = build_model(cfg.backbone, head="classifier", num_classes=num_classes, dropout=cfg.dropout,
-                            **cfg.backbone_kwargs)
+        model = build_model(
+            cfg.backbone, head="classifier", num_classes=num_classes, dropout=cfg.dropout, **cfg.backbone_kwargs
+        )
         load_report = None
         if cfg.init:
             load_report = load_weights(model, cfg.init, load_head=False)
@@ -219,8 +251,9 @@ def finetune(cfg: FinetuneConfig, *, resume: bool = False) -> FinetuneResult:
                 raise ValueError(f"{cfg.init} leaves backbone weights missing: {load_report.missing[:5]}")
         clf = Classifier(model, frozen=cfg.freeze).to(device, memory_format=ctx.memory_format)
 
-        dataset = training_dataset(cfg.data, train_list, ClipSampler(frames=cfg.data.frames, stride=cfg.data.stride,
-                                                                     mode="random"))
+        dataset = training_dataset(
+            cfg.data, train_list, ClipSampler(frames=cfg.data.frames, stride=cfg.data.stride, mode="random")
+        )
         steps_per_epoch = len(dataset) // (cfg.batch_size * D.world_size())
         if steps_per_epoch < 1:
             raise ValueError(f"{train_list} has {len(dataset)} videos, fewer than one batch of {cfg.batch_size}")
@@ -228,14 +261,36 @@ def finetune(cfg: FinetuneConfig, *, resume: bool = False) -> FinetuneResult:
         # warm-up for at most half the run, so that a short run (1 epoch) still decays
         warmup_steps = min(cfg.optim.warmup_steps + round(cfg.warmup_epochs * steps_per_epoch), cfg.loop.steps // 2)
         meta = {"task": "linear_probe" if cfg.freeze else "finetune", "arch": model.arch}
-        trainer = build_trainer(ctx, clf, optim=cfg.optim, loop=cfg.loop, meta=meta,
-                                desc="probe" if cfg.freeze else "finetune", resume=resume, config=cfg,
-                                warmup_steps=warmup_steps, milestones=[m * steps_per_epoch for m in cfg.optim.milestones])
+        trainer = build_trainer(
+            ctx,
+            clf,
+            optim=cfg.optim,
+            loop=cfg.loop,
+            meta=meta,
+            desc="probe" if cfg.freeze else "finetune",
+            resume=resume,
+            config=cfg,
+            warmup_steps=warmup_steps,
+            milestones=[m * steps_per_epoch for m in cfg.optim.milestones],
+        )
         if load_report is not None:
-            run.write_json("init.json", {"init": cfg.init, "loaded": len(load_report.loaded),
-                                         "skipped": load_report.skipped, "missing": load_report.missing})
-        augment = VideoAugment(cfg.data.size, scale=cfg.data.crop_scale, flip=cfg.data.flip, jitter=cfg.data.jitter,
-                               jitter_p=cfg.data.jitter_p, gray_p=cfg.data.gray_p)
+            run.write_json(
+                "init.json",
+                {
+                    "init": cfg.init,
+                    "loaded": len(load_report.loaded),
+                    "skipped": load_report.skipped,
+                    "missing": load_report.missing,
+                },
+            )
+        augment = VideoAugment(
+            cfg.data.size,
+            scale=cfg.data.crop_scale,
+            flip=cfg.data.flip,
+            jitter=cfg.data.jitter,
+            jitter_p=cfg.data.jitter_p,
+            gray_p=cfg.data.gray_p,
+        )
 
         def step_fn(model_, batch, step):
             x = ctx.augment(augment, batch).contiguous(memory_format=ctx.memory_format)  # (B, C, T, h, w)
@@ -263,10 +318,16 @@ def finetune(cfg: FinetuneConfig, *, resume: bool = False) -> FinetuneResult:
         trainer.fit(ctx.batches(dataset, cfg.batch_size, cfg.data), step_fn, callback=on_step)
         if best["state"] is not None:
             clf.load_state_dict(best["state"])
-        results = evaluate_splits(clf, test_lists, cfg, device, out_dir=run.path / "eval" if run.main else None,
-                                  class_names=class_names)
-        summary = {"selection": cfg.select, "selected_epoch": best["epoch"] if best["state"] is not None else cfg.epochs,
-                   "task": meta["task"], "init": cfg.init, "results": results}
+        results = evaluate_splits(
+            clf, test_lists, cfg, device, out_dir=run.path / "eval" if run.main else None, class_names=class_names
+        )
+        summary = {
+            "selection": cfg.select,
+            "selected_epoch": best["epoch"] if best["state"] is not None else cfg.epochs,
+            "task": meta["task"],
+            "init": cfg.init,
+            "results": results,
+        }
         if cfg.select == "best_on_test":
             summary["warning"] = "epoch selected on the test split (the paper's protocol): optimistic"
         run.write_json("results.json", summary)
@@ -280,9 +341,14 @@ def finetune(cfg: FinetuneConfig, *, resume: bool = False) -> FinetuneResult:
 
 # ------------------------------------------------------------------------------------ CLI
 
+
 def add_cli(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("finetune", help="finetune (or --freeze: linear probe) and evaluate",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "finetune",
+        help="finetune (or --freeze: linear probe) and evaluate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--init", default=None, help="encoder.pt of a pretraining run (default: random init)")
     p.add_argument("--backbone", default="r3d_tiny")
     p.add_argument("--freeze", action="store_true", help="linear probe: frozen backbone, train the classifier only")
@@ -308,14 +374,22 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resize", type=int, default=None)
     p.add_argument("--eval-resize", type=int, default=None)
     p.add_argument("--test-clips", type=int, default=4, help="clips per video for video-level accuracy")
-    p.add_argument("--select", default="last", choices=["last", "val", "best_on_test"],
-                   help="report the last epoch (default), the best on a held-out val split, or the paper's "
-                        "best-on-test (optimistic)")
+    p.add_argument(
+        "--select",
+        default="last",
+        choices=["last", "val", "best_on_test"],
+        help="report the last epoch (default), the best on a held-out val split, or the paper's "
+        "best-on-test (optimistic)",
+    )
     p.add_argument("--val-fraction", type=float, default=0.0)
     p.add_argument("--workers", type=int, default=2)
     add_skip_flags(p)
-    p.add_argument("--flip", default="auto", choices=["auto", "on", "off"],
-                   help="horizontal flips (auto: off on the embedded benchmark, whose classes are directions)")
+    p.add_argument(
+        "--flip",
+        default="auto",
+        choices=["auto", "on", "off"],
+        help="horizontal flips (auto: off on the embedded benchmark, whose classes are directions)",
+    )
     p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"])
     p.add_argument("--progress", default="auto", choices=["auto", "bar", "log", "off"])
     p.add_argument("--seed", type=int, default=0)
@@ -327,20 +401,48 @@ def _cli_finetune(a: argparse.Namespace) -> int:
     from .train import LoopConfig
 
     cfg = FinetuneConfig(
-        run_dir=a.run_dir or ("runs/probe" if a.freeze else "runs/finetune"), init=a.init, backbone=a.backbone,
-        freeze=a.freeze, epochs=a.epochs, batch_size=a.batch_size, dropout=a.dropout, device=a.device,
-        data=DataConfig(source=a.data, split=a.train_split, root=a.root, frames=a.frames, stride=a.stride, size=a.size,
-                        resize=a.resize, workers=a.workers, flip=flip_for(a.data, a.flip), **skip_settings(a)),
-        test_splits=tuple(a.test_splits), test_clips=a.test_clips, eval_resize=a.eval_resize, select=a.select,
+        run_dir=a.run_dir or ("runs/probe" if a.freeze else "runs/finetune"),
+        init=a.init,
+        backbone=a.backbone,
+        freeze=a.freeze,
+        epochs=a.epochs,
+        batch_size=a.batch_size,
+        dropout=a.dropout,
+        device=a.device,
+        data=DataConfig(
+            source=a.data,
+            split=a.train_split,
+            root=a.root,
+            frames=a.frames,
+            stride=a.stride,
+            size=a.size,
+            resize=a.resize,
+            workers=a.workers,
+            flip=flip_for(a.data, a.flip),
+            **skip_settings(a),
+        ),
+        test_splits=tuple(a.test_splits),
+        test_clips=a.test_clips,
+        eval_resize=a.eval_resize,
+        select=a.select,
         val_fraction=a.val_fraction,
-        optim=OptimConfig(lr=a.lr, weight_decay=a.weight_decay, schedule=a.schedule, milestones=tuple(a.milestones),
-                          gamma=a.gamma, warmup_steps=a.warmup_steps, name=a.optimizer),
+        optim=OptimConfig(
+            lr=a.lr,
+            weight_decay=a.weight_decay,
+            schedule=a.schedule,
+            milestones=tuple(a.milestones),
+            gamma=a.gamma,
+            warmup_steps=a.warmup_steps,
+            name=a.optimizer,
+        ),
         loop=LoopConfig(amp=a.amp, progress=a.progress, seed=a.seed, log_every=10, checkpoint_every=0),
     )
     res = finetune(cfg, resume=a.resume)
     print(f"[{'probe' if a.freeze else 'finetune'}] {res.run_dir}  (selection: {a.select})")
     for split, r in res.results.items():
-        print(f"  {split:12s} clip-level top-1 {r['clip_top1']:6.2f}  video-level top-1 {r['video_top1']:6.2f}  "
-              f"mean class acc {r['mean_class_acc']:6.2f}  ({r['n_videos']} videos x {r['num_clips_per_video']} clips)")
-    print(json.dumps({s: {k: r[k] for k in ('clip_top1', 'video_top1')} for s, r in res.results.items()}))
+        print(
+            f"  {split:12s} clip-level top-1 {r['clip_top1']:6.2f}  video-level top-1 {r['video_top1']:6.2f}  "
+            f"mean class acc {r['mean_class_acc']:6.2f}  ({r['n_videos']} videos x {r['num_clips_per_video']} clips)"
+        )
+    print(json.dumps({s: {k: r[k] for k in ("clip_top1", "video_top1")} for s, r in res.results.items()}))
     return 0

@@ -23,6 +23,7 @@ What the paper's code does (``shared/reference/original-code.md`` §1.4) and wha
 * The queue starts as random unit vectors (the paper: uniform in ±1/√(C/3), unnormalised),
   stores keys only, and wraps around for any batch size.
 """
+
 from __future__ import annotations
 
 import copy
@@ -68,8 +69,16 @@ class MoCo(nn.Module):
         bn_groups: total number of BN groups over all processes for shuffling BN (1 = off).
     """
 
-    def __init__(self, encoder: nn.Module, dim: int = 128, queue_size: int = 4096, momentum: float = 0.999,
-                 temperature: float = 0.07, bn_groups: int = 2, group_queries: bool = False) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        dim: int = 128,
+        queue_size: int = 4096,
+        momentum: float = 0.999,
+        temperature: float = 0.07,
+        bn_groups: int = 2,
+        group_queries: bool = False,
+    ) -> None:
         super().__init__()
         if queue_size < 1:
             raise ValueError(f"queue_size must be >= 1, got {queue_size}")

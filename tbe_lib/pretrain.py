@@ -10,6 +10,7 @@ decay 1e-4, step decay, K = 3569, T = 0.07, m = 0.999, I3D 16 frames stride 4 at
 defaults are sized for the embedded benchmark on a CPU (r3d_tiny, 8 frames of 32x32, lr 0.03
 with cosine decay); every one of them is a parameter.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,12 +78,28 @@ def pretrain(cfg: PretrainConfig, *, resume: bool = False) -> PretrainResult:
     with start_run(run_dir=cfg.run_dir, device=cfg.device, loop=cfg.loop, resume=resume) as ctx:
         sampler = ClipSampler(frames=cfg.data.frames, stride=cfg.data.stride, mode="random", views=cfg.method.views)
         dataset = training_dataset(cfg.data, resolve_list(cfg.data.source, cfg.data.split), sampler)
-        method = build_method(cfg.backbone, cfg.method, **cfg.backbone_kwargs).to(ctx.device, memory_format=ctx.memory_format)
+        method = build_method(cfg.backbone, cfg.method, **cfg.backbone_kwargs).to(
+            ctx.device, memory_format=ctx.memory_format
+        )
         encoder = method.encoder  # what finetuning starts from (encoder.pt)
-        trainer = build_trainer(ctx, method, optim=cfg.optim, loop=cfg.loop, meta=_check_meta(cfg, encoder.arch),
-                                desc=f"pretrain {cfg.method.method}", resume=resume, config=cfg)
-        augment = VideoAugment(cfg.data.size, scale=cfg.data.crop_scale, flip=cfg.data.flip, jitter=cfg.data.jitter,
-                               jitter_p=cfg.data.jitter_p, gray_p=cfg.data.gray_p)
+        trainer = build_trainer(
+            ctx,
+            method,
+            optim=cfg.optim,
+            loop=cfg.loop,
+            meta=_check_meta(cfg, encoder.arch),
+            desc=f"pretrain {cfg.method.method}",
+            resume=resume,
+            config=cfg,
+        )
+        augment = VideoAugment(
+            cfg.data.size,
+            scale=cfg.data.crop_scale,
+            flip=cfg.data.flip,
+            jitter=cfg.data.jitter,
+            jitter_p=cfg.data.jitter_p,
+            gray_p=cfg.data.gray_p,
+        )
 
         def step_fn(model, batch, step):
             x = ctx.augment(augment, batch)  # (B, V, C, T, h, w) float32, normalised (V views of each video)
@@ -94,21 +111,29 @@ def pretrain(cfg: PretrainConfig, *, resume: bool = False) -> PretrainResult:
 
         last = trainer.fit(ctx.batches(dataset, cfg.batch_size, cfg.data), step_fn, after_step=lambda m: m.after_step())
         if ctx.run.main and trainer.step >= cfg.loop.steps:
-            atomic_save(checkpoint_dict(encoder, task="pretrain", method=cfg.method.method, step=trainer.step),
-                        ctx.run.path / "encoder.pt")
+            atomic_save(
+                checkpoint_dict(encoder, task="pretrain", method=cfg.method.method, step=trainer.step),
+                ctx.run.path / "encoder.pt",
+            )
         D.barrier()
         return PretrainResult(ctx.run.path, method, last, trainer.step)
 
 
 # ------------------------------------------------------------------------------------ CLI
 
+
 def add_cli(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("pretrain", help="self-supervised pretraining (moco, be, be_triplet, pretext)",
-                              description="Self-supervised pretraining. Works the same under "
-                                          "'torchrun --nproc_per_node N -m tbe_lib.cli pretrain ...'.")
+    p = subparsers.add_parser(
+        "pretrain",
+        help="self-supervised pretraining (moco, be, be_triplet, pretext)",
+        description="Self-supervised pretraining. Works the same under "
+        "'torchrun --nproc_per_node N -m tbe_lib.cli pretrain ...'.",
+    )
     p.add_argument("--method", default="be", choices=list(METHODS), help="a registered method (tbe_lib/methods/)")
     p.add_argument("--backbone", default="r3d_tiny")
-    p.add_argument("--data", default="data/synth", help="list file, or a folder from 'tbe data synth' (default data/synth)")
+    p.add_argument(
+        "--data", default="data/synth", help="list file, or a folder from 'tbe data synth' (default data/synth)"
+    )
     p.add_argument("--split", default="pretrain", help="split of a benchmark folder (default pretrain)")
     p.add_argument("--root", default=None, help="root of the list's relative paths")
     p.add_argument("--run-dir", default=None, help="run directory (default runs/pretrain_<method>)")
@@ -127,8 +152,12 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=32, help="crop size (default 32)")
     p.add_argument("--resize", type=int, default=None, help="short side after decoding")
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--flip", default="auto", choices=["auto", "on", "off"],
-                   help="horizontal flips (auto: off on the embedded benchmark, whose classes are directions)")
+    p.add_argument(
+        "--flip",
+        default="auto",
+        choices=["auto", "on", "off"],
+        help="horizontal flips (auto: off on the embedded benchmark, whose classes are directions)",
+    )
     p.add_argument("--no-cache", action="store_true", help="do not keep decoded videos in RAM")
     add_skip_flags(p)
     p.add_argument("--queue-size", type=int, default=1024)
@@ -147,8 +176,11 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--progress", default="auto", choices=["auto", "bar", "log", "off"])
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--deterministic", action="store_true",
-                   help="deterministic kernels where torch has them (slower on GPUs; set CUBLAS_WORKSPACE_CONFIG=:4096:8)")
+    p.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="deterministic kernels where torch has them (slower on GPUs; set CUBLAS_WORKSPACE_CONFIG=:4096:8)",
+    )
     p.add_argument("--device", default="auto")
     p.set_defaults(func=_cli_pretrain)
 
@@ -158,18 +190,51 @@ def config_from_args(a: argparse.Namespace) -> PretrainConfig:
     from .train import LoopConfig
 
     return PretrainConfig(
-        run_dir=a.run_dir or f"runs/pretrain_{a.method}", backbone=a.backbone, batch_size=a.batch_size, device=a.device,
-        data=DataConfig(source=a.data, split=a.split, root=a.root, frames=a.frames, stride=a.stride, size=a.size,
-                        resize=a.resize, workers=a.workers, cache=not a.no_cache, flip=flip_for(a.data, a.flip),
-                        **skip_settings(a)),
-        method=MethodConfig(method=a.method, queue_size=a.queue_size, temperature=a.temperature, momentum=a.momentum_ema,
-                            bn_groups=a.bn_groups, extra_negative=a.extra_negative, be_alpha=a.be_alpha,
-                            be_source=a.be_source, be_lam_per_clip=a.be_lam_per_clip, pretext_task=a.pretext_task),
-        optim=OptimConfig(lr=a.lr, weight_decay=a.weight_decay, schedule=a.schedule, warmup_steps=a.warmup_steps,
-                          name=a.optimizer),
-        loop=LoopConfig(steps=a.steps, log_every=a.log_every, checkpoint_every=a.checkpoint_every, clip_grad=a.clip_grad,
-                        stop_after=a.stop_after, amp=a.amp, channels_last=not a.no_channels_last, compile=a.compile, progress=a.progress,
-                        seed=a.seed, deterministic=a.deterministic),
+        run_dir=a.run_dir or f"runs/pretrain_{a.method}",
+        backbone=a.backbone,
+        batch_size=a.batch_size,
+        device=a.device,
+        data=DataConfig(
+            source=a.data,
+            split=a.split,
+            root=a.root,
+            frames=a.frames,
+            stride=a.stride,
+            size=a.size,
+            resize=a.resize,
+            workers=a.workers,
+            cache=not a.no_cache,
+            flip=flip_for(a.data, a.flip),
+            **skip_settings(a),
+        ),
+        method=MethodConfig(
+            method=a.method,
+            queue_size=a.queue_size,
+            temperature=a.temperature,
+            momentum=a.momentum_ema,
+            bn_groups=a.bn_groups,
+            extra_negative=a.extra_negative,
+            be_alpha=a.be_alpha,
+            be_source=a.be_source,
+            be_lam_per_clip=a.be_lam_per_clip,
+            pretext_task=a.pretext_task,
+        ),
+        optim=OptimConfig(
+            lr=a.lr, weight_decay=a.weight_decay, schedule=a.schedule, warmup_steps=a.warmup_steps, name=a.optimizer
+        ),
+        loop=LoopConfig(
+            steps=a.steps,
+            log_every=a.log_every,
+            checkpoint_every=a.checkpoint_every,
+            clip_grad=a.clip_grad,
+            stop_after=a.stop_after,
+            amp=a.amp,
+            channels_last=not a.no_channels_last,
+            compile=a.compile,
+            progress=a.progress,
+            seed=a.seed,
+            deterministic=a.deterministic,
+        ),
     )
 
 

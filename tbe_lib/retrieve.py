@@ -15,6 +15,7 @@ From one set of per-video features (see :mod:`tbe_lib.features`, cached to disk)
 
 Writes ``OUT/retrieval.json`` and ``OUT/embedding.png``; features go to ``OUT/features/``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -93,8 +94,7 @@ def _background_ids(data: str, split: str, paths: list[str]) -> torch.Tensor | N
 
 def retrieve(cfg: RetrievalConfig, *, progress: bool = False) -> dict[str, Any]:
     """Run the evaluation of the module docstring; returns (and writes) the results dict."""
-    from .evaluate import (background_probe, embed_2d, knn_accuracy, linear_probe, plot_embedding_pair,
-                           retrieval_recall)
+    from .evaluate import background_probe, embed_2d, knn_accuracy, linear_probe, plot_embedding_pair, retrieval_recall
     from .features import cache_key, extract_features
     from .utils import resolve_device, seed_everything
 
@@ -103,39 +103,75 @@ def retrieve(cfg: RetrievalConfig, *, progress: bool = False) -> dict[str, Any]:
     (out / "features").mkdir(parents=True, exist_ok=True)
     device = resolve_device(cfg.device)
     model = load_model_for_features(cfg.checkpoint, cfg.backbone, cfg.backbone_kwargs, cfg.seed)
-    key = cache_key(cfg.checkpoint or f"random:{cfg.backbone}:{cfg.backbone_kwargs}:{cfg.seed}", cfg.frames, cfg.stride,
-                    cfg.size, cfg.num_clips, cfg.head, str(Path(cfg.data).resolve()))
+    key = cache_key(
+        cfg.checkpoint or f"random:{cfg.backbone}:{cfg.backbone_kwargs}:{cfg.seed}",
+        cfg.frames,
+        cfg.stride,
+        cfg.size,
+        cfg.num_clips,
+        cfg.head,
+        str(Path(cfg.data).resolve()),
+    )
 
     def feats(split: str):
-        return extract_features(model, resolve_list(cfg.data, split), frames=cfg.frames, stride=cfg.stride,
-                                size=cfg.size, num_clips=cfg.num_clips, head=cfg.head, batch_size=cfg.batch_size,
-                                workers=cfg.workers, device=device, root=cfg.root,
-                                cache_file=out / "features" / f"{split}-{key}.pt", progress=progress)
+        return extract_features(
+            model,
+            resolve_list(cfg.data, split),
+            frames=cfg.frames,
+            stride=cfg.stride,
+            size=cfg.size,
+            num_clips=cfg.num_clips,
+            head=cfg.head,
+            batch_size=cfg.batch_size,
+            workers=cfg.workers,
+            device=device,
+            root=cfg.root,
+            cache_file=out / "features" / f"{split}-{key}.pt",
+            progress=progress,
+        )
 
     gallery = feats(cfg.gallery_split)
-    results: dict[str, Any] = {"checkpoint": cfg.checkpoint, "feature_dim": int(gallery.feats.shape[1]),
-                               "gallery": cfg.gallery_split, "recall": {}, "knn": {}, "linear_probe": {}}
+    results: dict[str, Any] = {
+        "checkpoint": cfg.checkpoint,
+        "feature_dim": int(gallery.feats.shape[1]),
+        "gallery": cfg.gallery_split,
+        "recall": {},
+        "knn": {},
+        "linear_probe": {},
+    }
     n_gallery = len(gallery.labels)
     ks = tuple(k for k in cfg.ks if k <= n_gallery)
     if not ks:
-        raise ValueError(f"ks {list(cfg.ks)}: every k exceeds the {n_gallery} videos of the {cfg.gallery_split!r} "
-                         f"gallery; give ks <= {n_gallery}")
+        raise ValueError(
+            f"ks {list(cfg.ks)}: every k exceeds the {n_gallery} videos of the {cfg.gallery_split!r} "
+            f"gallery; give ks <= {n_gallery}"
+        )
     if len(ks) < len(cfg.ks):  # a documented cap, printed and recorded
         results["ks_skipped"] = [k for k in cfg.ks if k > n_gallery]
-        print(f"[retrieve] Recall@k skipped for k = {results['ks_skipped']}: the {cfg.gallery_split!r} gallery has "
-              f"{n_gallery} videos (recorded as 'ks_skipped' in retrieval.json)", file=sys.stderr, flush=True)
+        print(
+            f"[retrieve] Recall@k skipped for k = {results['ks_skipped']}: the {cfg.gallery_split!r} gallery has "
+            f"{n_gallery} videos (recorded as 'ks_skipped' in retrieval.json)",
+            file=sys.stderr,
+            flush=True,
+        )
     if cfg.knn_k > n_gallery:
         results["knn_k_used"] = n_gallery
-        print(f"[retrieve] kNN uses k = {n_gallery} (the gallery's size) instead of {cfg.knn_k}", file=sys.stderr,
-              flush=True)
+        print(
+            f"[retrieve] kNN uses k = {n_gallery} (the gallery's size) instead of {cfg.knn_k}",
+            file=sys.stderr,
+            flush=True,
+        )
     for split in cfg.query_splits:
         q = feats(split)
-        results["recall"][split] = {str(k): v for k, v in
-                                    retrieval_recall(q.feats, q.labels, gallery.feats, gallery.labels, ks).items()}
-        results["knn"][split] = knn_accuracy(gallery.feats, gallery.labels, q.feats, q.labels,
-                                             k=min(cfg.knn_k, n_gallery))
-        results["linear_probe"][split] = linear_probe(gallery.feats, gallery.labels, q.feats, q.labels,
-                                                      seed=cfg.seed).accuracy
+        results["recall"][split] = {
+            str(k): v for k, v in retrieval_recall(q.feats, q.labels, gallery.feats, gallery.labels, ks).items()
+        }
+        results["knn"][split] = knn_accuracy(
+            gallery.feats, gallery.labels, q.feats, q.labels, k=min(cfg.knn_k, n_gallery)
+        )
+        results["linear_probe"][split] = linear_probe(
+            gallery.feats, gallery.labels, q.feats, q.labels, seed=cfg.seed
+        ).accuracy
     if cfg.background_split:
         try:
             bl = resolve_list(cfg.data, cfg.background_split)
@@ -146,17 +182,26 @@ def retrieve(cfg: RetrievalConfig, *, progress: bool = False) -> dict[str, Any]:
         if ub is not None and bg is not None:
             n = len(bg)
             perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed))
-            a, b = perm[: n // 2], perm[n // 2:]
+            a, b = perm[: n // 2], perm[n // 2 :]
             r = background_probe(ub.feats[a], bg[a], ub.feats[b], bg[b], seed=cfg.seed)
             c = linear_probe(ub.feats[a], ub.labels[a], ub.feats[b], ub.labels[b], seed=cfg.seed)
-            results["background_probe"] = {"accuracy": r.accuracy, "chance": r.chance, "majority": r.majority,
-                                           "split": cfg.background_split, "class_probe_same_videos": c.accuracy}
+            results["background_probe"] = {
+                "accuracy": r.accuracy,
+                "chance": r.chance,
+                "majority": r.majority,
+                "split": cfg.background_split,
+                "class_probe_same_videos": c.accuracy,
+            }
             if cfg.embedding:
                 import matplotlib.pyplot as plt
 
                 xy = embed_2d(ub.feats, method=cfg.embedding, seed=cfg.seed)
-                fig = plot_embedding_pair(xy, ub.labels.numpy(), bg.numpy(),
-                                          title=f"{cfg.background_split}: features coloured by class / by background")
+                fig = plot_embedding_pair(
+                    xy,
+                    ub.labels.numpy(),
+                    bg.numpy(),
+                    title=f"{cfg.background_split}: features coloured by class / by background",
+                )
                 fig.savefig(out / "embedding.png", dpi=110, bbox_inches="tight")
                 plt.close(fig)
                 torch.save({"xy": torch.as_tensor(xy), "labels": ub.labels, "backgrounds": bg}, out / "embedding.pt")
@@ -165,8 +210,12 @@ def retrieve(cfg: RetrievalConfig, *, progress: bool = False) -> dict[str, Any]:
 
 
 def add_cli(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("retrieve", help="retrieval Recall@k, kNN, linear and background probes on frozen features",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "retrieve",
+        help="retrieval Recall@k, kNN, linear and background probes on frozen features",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--checkpoint", default=None, help="encoder.pt or model.pt (default: random init of --backbone)")
     p.add_argument("--backbone", default="r3d_tiny")
     p.add_argument("--data", default="data/synth")
@@ -188,15 +237,32 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cli_retrieve(a: argparse.Namespace) -> int:
-    cfg = RetrievalConfig(out_dir=a.out, checkpoint=a.checkpoint, backbone=a.backbone, data=a.data, root=a.root,
-                          gallery_split=a.gallery_split, query_splits=tuple(a.query_splits),
-                          background_split=None if a.background_split == "none" else a.background_split,
-                          frames=a.frames, stride=a.stride, size=a.size, num_clips=a.num_clips, head=a.head,
-                          ks=tuple(a.ks), workers=a.workers, device=a.device, seed=a.seed)
+    cfg = RetrievalConfig(
+        out_dir=a.out,
+        checkpoint=a.checkpoint,
+        backbone=a.backbone,
+        data=a.data,
+        root=a.root,
+        gallery_split=a.gallery_split,
+        query_splits=tuple(a.query_splits),
+        background_split=None if a.background_split == "none" else a.background_split,
+        frames=a.frames,
+        stride=a.stride,
+        size=a.size,
+        num_clips=a.num_clips,
+        head=a.head,
+        ks=tuple(a.ks),
+        workers=a.workers,
+        device=a.device,
+        seed=a.seed,
+    )
     r = retrieve(cfg, progress=True)
     for split, rec in r["recall"].items():
-        print(f"{split:12s} " + "  ".join(f"R@{k} {v:5.1f}" for k, v in rec.items())
-              + f"  | kNN {r['knn'][split]:5.1f}  linear probe {r['linear_probe'][split]:5.1f}")
+        print(
+            f"{split:12s} "
+            + "  ".join(f"R@{k} {v:5.1f}" for k, v in rec.items())
+            + f"  | kNN {r['knn'][split]:5.1f}  linear probe {r['linear_probe'][split]:5.1f}"
+        )
     if "background_probe" in r:
         b = r["background_probe"]
         print(f"background probe on {b['split']}: {b['accuracy']:.1f}% (chance {b['chance']:.1f}%)")

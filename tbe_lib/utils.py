@@ -1,4 +1,5 @@
 """Small shared helpers: seeding, atomic checkpoint files, safe loading."""
+
 from __future__ import annotations
 
 import errno
@@ -13,7 +14,15 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-__all__ = ["seed_everything", "atomic_save", "safe_load", "resolve_device", "median_ms", "device_sync", "device_generator"]
+__all__ = [
+    "seed_everything",
+    "atomic_save",
+    "safe_load",
+    "resolve_device",
+    "median_ms",
+    "device_sync",
+    "device_generator",
+]
 
 
 def seed_everything(seed: int, *, deterministic: bool = False) -> None:
@@ -82,8 +91,10 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     except RuntimeError:
         raise ValueError(f"unknown device {device!r}: use 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r}: torch {torch.__version__} sees no CUDA GPU here; use --device cpu "
-                         "(or auto), or install a CUDA build of torch on a machine with a GPU")
+        raise ValueError(
+            f"device {device!r}: torch {torch.__version__} sees no CUDA GPU here; use --device cpu "
+            "(or auto), or install a CUDA build of torch on a machine with a GPU"
+        )
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
         raise ValueError(f"device {device!r}: only {torch.cuda.device_count()} GPU(s) are visible")
     return dev
@@ -105,8 +116,9 @@ def device_sync(device: str | torch.device) -> Callable[[], None]:
     return torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
 
 
-def median_ms(fn: Callable[[], object], repeats: int = 20, warmup: int = 3,
-              sync: Callable[[], None] | None = None) -> float:
+def median_ms(
+    fn: Callable[[], object], repeats: int = 20, warmup: int = 3, sync: Callable[[], None] | None = None
+) -> float:
     """Median wall time of ``fn()`` in milliseconds over ``repeats`` runs after ``warmup``
     runs (``sync``: e.g. :func:`device_sync` of a GPU, called after each run). Used by the
     benchmarks in ``bench/`` and the book's small in-notebook timings."""

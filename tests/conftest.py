@@ -1,4 +1,5 @@
 """Shared fixtures: a smoke-size embedded benchmark, generated once per test session."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Background Erasing: the formula, both λ modes, both static-frame sources, dtypes, errors."""
+
 import pytest
 import torch
 
@@ -52,7 +53,9 @@ def test_random_lam_per_batch_vs_per_clip(clips):
     # The random path applies exactly the drawn parameters: replay them with a same-seed generator.
     for per_clip in (False, True):
         out = background_erasing(clips, 0.3, generator=torch.Generator().manual_seed(7), lam_per_clip=per_clip)
-        lam, index, donor = sample_be_params(4, 6, 0.3, lam_per_clip=per_clip, generator=torch.Generator().manual_seed(7))
+        lam, index, donor = sample_be_params(
+            4, 6, 0.3, lam_per_clip=per_clip, generator=torch.Generator().manual_seed(7)
+        )
         torch.testing.assert_close(out.double(), reference_be(clips, lam.double(), index), rtol=1e-5, atol=1e-6)
 
 
@@ -61,7 +64,9 @@ def test_inter_source_takes_static_frame_from_another_clip(clips):
     out = background_erasing(clips, 0.3, lam=0.2, generator=g, source="inter")
     lam, index, donor = sample_be_params(4, 6, 0.3, source="inter", generator=torch.Generator().manual_seed(3))
     assert sorted(donor.tolist()) == [0, 1, 2, 3]
-    torch.testing.assert_close(out.double(), reference_be(clips, torch.full((4,), 0.2), index, donor), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(
+        out.double(), reference_be(clips, torch.full((4,), 0.2), index, donor), rtol=1e-6, atol=1e-6
+    )
 
 
 def test_deterministic_given_generator(clips):
@@ -91,10 +96,10 @@ def test_low_and_high_precision_dtypes(clips, dtype):
     x = clips.to(dtype)
     index = torch.tensor([2, 0, 1, 5])
     lam = torch.tensor([0.05, 0.1, 0.15, 0.25])
-    for l in (0.2, lam):
-        out = background_erasing(x, lam=l, index=index)
+    for weight in (0.2, lam):
+        out = background_erasing(x, lam=weight, index=index)
         assert out.dtype == dtype and out.shape == x.shape
-        lam_vec = torch.full((4,), l, dtype=torch.float64) if isinstance(l, float) else l
+        lam_vec = torch.full((4,), weight, dtype=torch.float64) if isinstance(weight, float) else weight
         ref = reference_be(x, lam_vec, index)
         tol = {torch.float16: 2e-3, torch.bfloat16: 2e-2, torch.float64: 1e-12}[dtype]
         torch.testing.assert_close(out.double(), ref, rtol=tol, atol=tol)

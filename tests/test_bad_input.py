@@ -1,6 +1,7 @@
 """Every bad input and fault a demanding user tried gets one line (exit code 2) naming the file
 or value and what to do, or is handled; nothing is silent. The table of cases, with the test
 that proves each, is ``tests/BAD_INPUTS.md``; a test below checks that it lists every test."""
+
 from __future__ import annotations
 
 import errno
@@ -22,9 +23,30 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _pretrain_args(data, run, *extra: str) -> list[str]:
-    return ["pretrain", "--data", str(data), "--run-dir", str(run), "--steps", "2", "--batch-size", "8",
-            "--workers", "0", "--device", "cpu", "--progress", "off", "--frames", "4", "--stride", "2",
-            "--queue-size", "16", *extra]
+    return [
+        "pretrain",
+        "--data",
+        str(data),
+        "--run-dir",
+        str(run),
+        "--steps",
+        "2",
+        "--batch-size",
+        "8",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--progress",
+        "off",
+        "--frames",
+        "4",
+        "--stride",
+        "2",
+        "--queue-size",
+        "16",
+        *extra,
+    ]
 
 
 def _one_line_error(capsys, argv: list[str], *patterns: str) -> str:
@@ -45,8 +67,12 @@ def test_non_finite_weights_never_reach_a_checkpoint(tmp_path, smoke_bench, caps
     """--lr 1e9: BatchNorm statistics overflow while the loss may stay finite; the run stops
     naming the tensor, and no encoder.pt / last.pt with inf is written."""
     run = tmp_path / "r"
-    _one_line_error(capsys, _pretrain_args(smoke_bench, run, "--lr", "1e9", "--steps", "6", "--checkpoint-every", "1"),
-                    r"(holds non-finite values|loss is (nan|inf))", r"stopped without writing a checkpoint")
+    _one_line_error(
+        capsys,
+        _pretrain_args(smoke_bench, run, "--lr", "1e9", "--steps", "6", "--checkpoint-every", "1"),
+        r"(holds non-finite values|loss is (nan|inf))",
+        r"stopped without writing a checkpoint",
+    )
     assert not (run / "encoder.pt").exists()
     if (run / "checkpoints" / "last.pt").exists():  # the last good one: finite everywhere
         state = safe_load(run / "checkpoints" / "last.pt")["state_dict"]
@@ -55,9 +81,19 @@ def test_non_finite_weights_never_reach_a_checkpoint(tmp_path, smoke_bench, caps
 
 def test_a_second_run_on_a_busy_run_directory_is_refused(tmp_path, smoke_bench, capsys):
     run = tmp_path / "r"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; sys.path.insert(0, sys.argv[1]);"
-                               "from tbe_lib.train.rundir import RunDir; RunDir(sys.argv[2]); print('locked', flush=True);"
-                               "time.sleep(60)", str(ROOT), str(run)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; sys.path.insert(0, sys.argv[1]);"
+            "from tbe_lib.train.rundir import RunDir; RunDir(sys.argv[2]); print('locked', flush=True);"
+            "time.sleep(60)",
+            str(ROOT),
+            str(run),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         _one_line_error(capsys, _pretrain_args(smoke_bench, run), r"is in use by process \d+", r"another --run-dir")
@@ -85,15 +121,34 @@ def test_a_lock_left_by_a_dead_process_is_taken_over_with_a_warning(tmp_path, sm
 
 
 def test_retrieval_ks_beyond_the_gallery_are_capped_aloud_or_refused(tmp_path, smoke_bench, capsys):
-    common = ["retrieve", "--data", str(smoke_bench), "--frames", "4", "--num-clips", "1", "--workers", "0",
-              "--device", "cpu", "--background-split", "none", "--query-splits", "test_shift"]
+    common = [
+        "retrieve",
+        "--data",
+        str(smoke_bench),
+        "--frames",
+        "4",
+        "--num-clips",
+        "1",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--background-split",
+        "none",
+        "--query-splits",
+        "test_shift",
+    ]
     assert main([*common, "--out", str(tmp_path / "a"), "--ks", "1", "5", "50", "100"]) == 0
     err = capsys.readouterr().err
     assert "Recall@k skipped for k = [50, 100]" in err and "16 videos" in err
     res = json.loads((tmp_path / "a" / "retrieval.json").read_text())
     assert res["ks_skipped"] == [50, 100] and list(res["recall"]["test_shift"]) == ["1", "5"]
-    _one_line_error(capsys, [*common, "--out", str(tmp_path / "b"), "--ks", "50", "100"],
-                    r"every k exceeds the 16 videos", r"ks <= 16")
+    _one_line_error(
+        capsys,
+        [*common, "--out", str(tmp_path / "b"), "--ks", "50", "100"],
+        r"every k exceeds the 16 videos",
+        r"ks <= 16",
+    )
 
 
 def test_a_list_with_a_byte_order_mark_and_no_header_is_read_right(tmp_path, smoke_bench):
@@ -113,16 +168,21 @@ def test_unreadable_videos_are_named_in_one_line(tmp_path, smoke_bench, capsys, 
     good = smoke_bench / "videos" / "pretrain" / "00000.mp4"
     bad.write_bytes({"empty": b"", "truncated": good.read_bytes()[:3000], "not_a_video": b"hello " * 200}[kind])
     lst = tmp_path / "l.txt"
-    lst.write_text("".join(f"{bad if i == 0 else smoke_bench / 'videos' / 'pretrain' / f'{i:05d}.mp4'} {i % 8}\n"
-                           for i in range(16)))
+    lst.write_text(
+        "".join(
+            f"{bad if i == 0 else smoke_bench / 'videos' / 'pretrain' / f'{i:05d}.mp4'} {i % 8}\n" for i in range(16)
+        )
+    )
     _one_line_error(capsys, _pretrain_args(lst, tmp_path / "r"), re.escape(str(bad)))
 
 
 def test_skip_bad_videos_from_the_command_line(tmp_path, smoke_bench, capsys):
     lst = tmp_path / "l.txt"
     (tmp_path / "bad.mp4").write_bytes(b"")
-    lst.write_text("".join(f"{smoke_bench / 'videos' / 'pretrain' / f'{i:05d}.mp4'} {i % 8}\n" for i in range(16))
-                   + f"{tmp_path / 'bad.mp4'} 0\n")
+    lst.write_text(
+        "".join(f"{smoke_bench / 'videos' / 'pretrain' / f'{i:05d}.mp4'} {i % 8}\n" for i in range(16))
+        + f"{tmp_path / 'bad.mp4'} 0\n"
+    )
     assert main(_pretrain_args(lst, tmp_path / "r", "--skip-bad-videos", "--skip-limit", "0.1", "--steps", "4")) == 0
     assert (tmp_path / "r" / "encoder.pt").exists()
 
@@ -132,9 +192,29 @@ def test_a_label_outside_the_classes_is_refused_before_training(tmp_path, smoke_
     train.write_text("".join(f"{smoke_bench / 'videos' / 'train' / f'{i:05d}.mp4'} {i % 8}\n" for i in range(16)))
     test = tmp_path / "test.txt"
     test.write_text(f"{smoke_bench / 'videos' / 'test_shift' / '00000.mp4'} 9\n")
-    args = ["finetune", "--data", "{split}", "--train-split", str(train), "--test-splits", str(test),
-            "--run-dir", str(tmp_path / "ft"), "--epochs", "1", "--batch-size", "8", "--workers", "0",
-            "--device", "cpu", "--progress", "off", "--frames", "4"]
+    args = [
+        "finetune",
+        "--data",
+        "{split}",
+        "--train-split",
+        str(train),
+        "--test-splits",
+        str(test),
+        "--run-dir",
+        str(tmp_path / "ft"),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--progress",
+        "off",
+        "--frames",
+        "4",
+    ]
     _one_line_error(capsys, args, re.escape(str(test)), r"label 9 .* outside the 8 classes")
     assert not (tmp_path / "ft" / "checkpoints" / "last.pt").exists()
     header = tmp_path / "header.txt"
@@ -161,9 +241,21 @@ def test_an_interrupted_finetuning_resumes(tmp_path, monkeypatch):
     import tbe_lib.finetune as ft
     from tbe_lib.experiment import CompareConfig, collect_table, run_comparison
 
-    cfg = CompareConfig(out_dir=str(tmp_path / "cmp"), data_dir=str(tmp_path / "data"), synth_size="smoke",
-                        conditions={"static": (0,)}, rows=("random",), backbone_kwargs={"widths": (8, 16), "blocks": (1, 1)},
-                        finetune_epochs=1, finetune_batch=8, workers=0, device="cpu", frames=4, stride=2, test_clips=1)
+    cfg = CompareConfig(
+        out_dir=str(tmp_path / "cmp"),
+        data_dir=str(tmp_path / "data"),
+        synth_size="smoke",
+        conditions={"static": (0,)},
+        rows=("random",),
+        backbone_kwargs={"widths": (8, 16), "blocks": (1, 1)},
+        finetune_epochs=1,
+        finetune_batch=8,
+        workers=0,
+        device="cpu",
+        frames=4,
+        stride=2,
+        test_clips=1,
+    )
     real = ft.evaluate_splits
 
     def killed(*a, **k):
@@ -191,14 +283,17 @@ def test_a_malformed_line_and_a_negative_label_are_named(tmp_path):
         read_list(neg)
 
 
-@pytest.mark.parametrize("flag, value, pattern", [
-    ("--batch-size", "0", r"batch_size must be an integer >= 1, got 0"),
-    ("--lr", "nan", r"lr must be a finite number > 0, got nan"),
-    ("--lr", "-1", r"lr must be a finite number > 0, got -1"),
-    ("--steps", "0", r"steps must be an integer >= 1"),
-    ("--frames", "0", r"frames must be an integer >= 1"),
-    ("--skip-limit", "2", r"skip_limit must be a finite number >= 0 and <= 1"),
-])
+@pytest.mark.parametrize(
+    "flag, value, pattern",
+    [
+        ("--batch-size", "0", r"batch_size must be an integer >= 1, got 0"),
+        ("--lr", "nan", r"lr must be a finite number > 0, got nan"),
+        ("--lr", "-1", r"lr must be a finite number > 0, got -1"),
+        ("--steps", "0", r"steps must be an integer >= 1"),
+        ("--frames", "0", r"frames must be an integer >= 1"),
+        ("--skip-limit", "2", r"skip_limit must be a finite number >= 0 and <= 1"),
+    ],
+)
 def test_bad_numbers_are_refused_up_front(tmp_path, smoke_bench, capsys, flag, value, pattern):
     _one_line_error(capsys, _pretrain_args(smoke_bench, tmp_path / "r", flag, value), pattern)
     assert not (tmp_path / "r").exists()  # refused before anything was written
@@ -220,8 +315,12 @@ def test_a_run_directory_that_is_a_file_or_read_only(tmp_path, smoke_bench, caps
         raise OSError(errno.EROFS, "Read-only file system", str(self))
 
     monkeypatch.setattr(Path, "mkdir", read_only)
-    _one_line_error(capsys, _pretrain_args(smoke_bench, tmp_path / "ro"), r"cannot write .*ro.*Read-only file system",
-                    r"writable --run-dir")
+    _one_line_error(
+        capsys,
+        _pretrain_args(smoke_bench, tmp_path / "ro"),
+        r"cannot write .*ro.*Read-only file system",
+        r"writable --run-dir",
+    )
 
 
 def test_a_full_disk_is_one_line_and_leaves_no_temporary_file(tmp_path, smoke_bench, capsys, monkeypatch):
@@ -230,12 +329,14 @@ def test_a_full_disk_is_one_line_and_leaves_no_temporary_file(tmp_path, smoke_be
     def full(obj, f, *a, **k):
         f.write(b"partial")
         raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0") from OSError(
-            errno.ENOSPC, "No space left on device")
+            errno.ENOSPC, "No space left on device"
+        )
 
     monkeypatch.setattr(U.torch, "save", full)
     run = tmp_path / "r"
-    _one_line_error(capsys, _pretrain_args(smoke_bench, run), r"no space left on the device writing .*last.pt",
-                    r"--resume")
+    _one_line_error(
+        capsys, _pretrain_args(smoke_bench, run), r"no space left on the device writing .*last.pt", r"--resume"
+    )
     assert not list(run.rglob("*.tmp"))
 
 

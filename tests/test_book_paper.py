@@ -1,6 +1,7 @@
 """The `paper` profile, run on fake data: chapters 3-7 with the paper's settings (I3D, 16-frame
 clips with stride 4 at 224 after a 256 resize, UCF101's pretraining reused for HMDB51) on lists
 that `tbe data lists` builds from fake official UCF101 and HMDB51 trees, a few steps each."""
+
 from __future__ import annotations
 
 import argparse
@@ -86,13 +87,39 @@ def test_paper_profile_runs_on_fake_ucf101_and_hmdb51(tmp_path: Path, smoke_benc
     # The profile's own datasets, minus Diving48 (no fake tree here); a few steps of everything.
     paper = EXPERIMENT_PROFILES["paper"].experiment
     conditions = {k: list(seeds) for k, seeds in paper.conditions.items() if k != "diving48"}
-    settings = {"conditions": conditions, "pretrain_steps": 2, "pretrain_batch": 2, "queue_size": 8,
-                "finetune_epochs": 1, "finetune_batch": 2, "finetune_frames": 16, "test_clips": 1, "workers": 0,
-                "device": "cpu", "cam_videos": 2, "shown_videos": [0], "n_queries_shown": 1}
+    settings = {
+        "conditions": conditions,
+        "pretrain_steps": 2,
+        "pretrain_batch": 2,
+        "queue_size": 8,
+        "finetune_epochs": 1,
+        "finetune_batch": 2,
+        "finetune_frames": 16,
+        "test_clips": 1,
+        "workers": 0,
+        "device": "cpu",
+        "cam_videos": 2,
+        "shown_videos": [0],
+        "n_queries_shown": 1,
+    }
     p = argparse.ArgumentParser()
     add_cli(p.add_subparsers(dest="command"))
-    args = p.parse_args(["reproduce", "--profile", "paper", "--root", str(proj), "--data", str(lists), "--quiet",
-                         "--only", *CHAPTERS, "--set", *(f"{k}={json.dumps(v)}" for k, v in settings.items())])
+    args = p.parse_args(
+        [
+            "reproduce",
+            "--profile",
+            "paper",
+            "--root",
+            str(proj),
+            "--data",
+            str(lists),
+            "--quiet",
+            "--only",
+            *CHAPTERS,
+            "--set",
+            *(f"{k}={json.dumps(v)}" for k, v in settings.items()),
+        ]
+    )
     assert args.func(args) == 0
 
     for name in CHAPTERS:
@@ -111,7 +138,12 @@ def test_paper_profile_runs_on_fake_ucf101_and_hmdb51(tmp_path: Path, smoke_benc
     # for pretraining, and the --set values.
     pre = json.loads((out / "ucf101" / "seed0" / "pretrain_be" / "config.json").read_text())
     assert pre["backbone"] == "i3d" and pre["batch_size"] == 2 and pre["loop"]["steps"] == 2
-    assert (pre["data"]["frames"], pre["data"]["stride"], pre["data"]["size"], pre["data"]["resize"]) == (16, 4, 224, 256)
+    assert (pre["data"]["frames"], pre["data"]["stride"], pre["data"]["size"], pre["data"]["resize"]) == (
+        16,
+        4,
+        224,
+        256,
+    )
     assert pre["method"]["queue_size"] == 8 and pre["optim"]["lr"] == paper.pretrain_lr
     assert pre["data"]["source"].endswith("ucf101/ucf101_video_{split}_split1.txt") and pre["data"]["split"] == "train"
     # HMDB51 finetunes the encoders pretrained on UCF101 (as the paper does) and pretrains nothing itself.

@@ -1,5 +1,6 @@
 """The whole book under the smoke profile, end to end: every notebook executes, the site builds,
 every page passes the reader's check, and the results table exists and holds numbers."""
+
 from __future__ import annotations
 
 import argparse
@@ -50,13 +51,27 @@ def test_smoke_book_end_to_end(tmp_path: Path) -> None:
     for col in ("finetune_test_shift", "probe_test_shift", "background_probe", "R@1_test_shift", "actor_mass_ratio"):
         assert table[col].map(lambda v: isinstance(v, float) and math.isfinite(v)).all(), col
     # Parameters reach the code: the profile's settings are in the runs' configs.
-    cfg = (root / "runs" / "book" / "smoke" / "compare" / "static" / "seed0" / "pretrain_be" / "config.json").read_text()
+    cfg = (
+        root / "runs" / "book" / "smoke" / "compare" / "static" / "seed0" / "pretrain_be" / "config.json"
+    ).read_text()
     assert '"steps": 4' in cfg and '"batch_size": 8' in cfg
 
     # Every page renders with its figures and no error cells (screenshots when chromium is installed).
-    out = subprocess.run([sys.executable, str(root / "scripts" / "check_site.py"), "--html", str(html),
-                          "--book", str(book), "--out", str(tmp_path / "shots")],
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(root / "scripts" / "check_site.py"),
+            "--html",
+            str(html),
+            "--book",
+            str(book),
+            "--out",
+            str(tmp_path / "shots"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     # The glued numbers of chapter 7 are in the page, not typed by hand.
     assert "static_be_finetune_test_shift" not in (html / "book" / "07_results.html").read_text()  # resolved, not raw

@@ -1,5 +1,6 @@
 """Activation maps (tbe_lib.viz.cam): Grad-CAM via the grad-cam package, plain CAM, the
 channel-mean map, their conventions, localisation, and the actor-mass measure."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -20,8 +21,10 @@ from tbe_lib.viz.cam import (
     upsample_maps,
 )
 
-needs_gradcam = pytest.mark.skipif(importlib.util.find_spec("pytorch_grad_cam") is None,
-                                   reason="grad-cam not installed (pip install 'grad-cam>=1.5.4')")
+needs_gradcam = pytest.mark.skipif(
+    importlib.util.find_spec("pytorch_grad_cam") is None,
+    reason="grad-cam not installed (pip install 'grad-cam>=1.5.4')",
+)
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -30,8 +33,14 @@ def tiny(num_classes: int = 4, seed: int = 0) -> VideoModel:
     """r3d_tiny with overall stride (8, 16, 16): (B, 3, 16, 32, 32) -> (B, 64, 2, 2, 2); a
     classifier with N(0, 1) weights so that classes differ clearly."""
     torch.manual_seed(seed)
-    model = build_model("r3d_tiny", head="classifier", num_classes=num_classes, widths=(16, 32, 48, 64),
-                        stem_stride=(1, 2, 2), stem_pool=False)
+    model = build_model(
+        "r3d_tiny",
+        head="classifier",
+        num_classes=num_classes,
+        widths=(16, 32, 48, 64),
+        stem_stride=(1, 2, 2),
+        stem_pool=False,
+    )
     assert model.feature_map(torch.zeros(2, 3, 16, 32, 32)).shape == (2, 64, 2, 2, 2)
     with torch.no_grad():
         model.head.fc.weight.normal_(0.0, 1.0)
@@ -98,13 +107,15 @@ def test_plain_cam_matches_hand_computation(clips):
     with torch.no_grad():
         model.head.fc.weight.zero_()
         model.head.fc.weight[k, j] = 2.0
-    chan = fmap[:, j:j + 1]  # (2, 1, 2, 2, 2), >= 0 (after the block's ReLU)
+    chan = fmap[:, j : j + 1]  # (2, 1, 2, 2, 2), >= 0 (after the block's ReLU)
     up = F.interpolate(chan, size=(16, 32, 32), mode="trilinear", align_corners=False)[:, 0]
     expected_max = up / up.amax(dim=(1, 2, 3), keepdim=True)
     lo, hi = up.amin(dim=(1, 2, 3), keepdim=True), up.amax(dim=(1, 2, 3), keepdim=True)
     expected_minmax = (up - lo) / (hi - lo)
     assert torch.allclose(compute_cam(model, clips, k, method="cam").maps, expected_max, atol=1e-5)
-    assert torch.allclose(compute_cam(model, clips, k, method="cam", normalize="minmax").maps, expected_minmax, atol=1e-5)
+    assert torch.allclose(
+        compute_cam(model, clips, k, method="cam", normalize="minmax").maps, expected_minmax, atol=1e-5
+    )
     assert torch.allclose(compute_cam(model, clips, k, method="gradcam").maps, expected_max, atol=1e-5)
     # The channel-mean map ignores the class.
     mean = F.interpolate(fmap.mean(1, keepdim=True), size=(16, 32, 32), mode="trilinear", align_corners=False)[:, 0]
@@ -187,8 +198,8 @@ def bright_square_clips(B: int = 2, T: int = 8, S: int = 32, side: int = 8):
     for b in range(B):  # a few clips and frames: plain indexing is clearest
         for t in range(T):
             y, x = 5 + 9 * b, 3 + t + 6 * b
-            clips[b, :, t, y:y + side, x:x + side] = 1.0
-            masks[b, t, y:y + side, x:x + side] = True
+            clips[b, :, t, y : y + side, x : x + side] = 1.0
+            masks[b, t, y : y + side, x : x + side] = True
     return clips, masks
 
 

@@ -1,5 +1,6 @@
 """The `tbe` command line: every stage is listed, `tbe --help` stays light, and a command
 loads its own stage."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,11 +21,13 @@ def test_listed_help_matches_each_stage_module():
 
 
 def test_help_does_not_import_torch_and_commands_still_parse():
-    code = ("import sys, contextlib, io\nfrom tbe_lib.cli import main\n"
-            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
-            "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
-            "assert 'reproduce' in out.getvalue() and 'pretrain' in out.getvalue()\n"
-            "print('torch' in sys.modules)")
+    code = (
+        "import sys, contextlib, io\nfrom tbe_lib.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
+        "assert 'reproduce' in out.getvalue() and 'pretrain' in out.getvalue()\n"
+        "print('torch' in sys.modules)"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "False"
     args = build_parser(only="compare").parse_args(["compare", "--lists", "a=x/{split}.txt", "--pretrain-from", "b=a"])

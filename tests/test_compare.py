@@ -1,4 +1,5 @@
 """The comparison table: every row and column is produced, resumable, and summarised over seeds."""
+
 from __future__ import annotations
 
 import json
@@ -9,15 +10,37 @@ from tbe_lib.experiment import ROWS, CompareConfig, collect_table, run_compariso
 
 
 def test_comparison_on_smoke_data_is_complete_and_resumable(tmp_path):
-    cfg = CompareConfig(out_dir=str(tmp_path / "cmp"), data_dir=str(tmp_path / "data"), synth_size="smoke",
-                        conditions={"static": (0, 1)}, backbone_kwargs={"widths": (8, 16), "blocks": (1, 1)},
-                        pretrain_steps=2, pretrain_batch=8, queue_size=16, finetune_epochs=1, finetune_batch=8,
-                        workers=0, device="cpu", frames=4, stride=2, test_clips=1)
+    cfg = CompareConfig(
+        out_dir=str(tmp_path / "cmp"),
+        data_dir=str(tmp_path / "data"),
+        synth_size="smoke",
+        conditions={"static": (0, 1)},
+        backbone_kwargs={"widths": (8, 16), "blocks": (1, 1)},
+        pretrain_steps=2,
+        pretrain_batch=8,
+        queue_size=16,
+        finetune_epochs=1,
+        finetune_batch=8,
+        workers=0,
+        device="cpu",
+        frames=4,
+        stride=2,
+        test_clips=1,
+    )
     run_comparison(cfg)
     df = collect_table(cfg)
     assert len(df) == 2 * len(ROWS) and set(df.row) == set(ROWS)
-    cols = ["finetune_test_same", "finetune_test_shift", "probe_test_same", "probe_test_shift", "knn_test_shift",
-            "R@1_test_shift", "R@10_test_same", "background_probe", "background_chance"]
+    cols = [
+        "finetune_test_same",
+        "finetune_test_shift",
+        "probe_test_same",
+        "probe_test_shift",
+        "knn_test_shift",
+        "R@1_test_shift",
+        "R@10_test_same",
+        "background_probe",
+        "background_chance",
+    ]
     assert df[cols].notna().all().all(), df[cols]
     assert ((df[cols] >= 0) & (df[cols] <= 100)).all().all()
     # random and the floor share their finetuning run, but not their features.
@@ -72,8 +95,7 @@ def test_comparison_on_smoke_data_is_complete_and_resumable(tmp_path):
     mean, std, pretty = summarise(df, ["finetune_test_shift", "background_probe"])
     assert list(pretty.seeds) == [2] * len(ROWS)
     assert " ± " in pretty.loc[("static", "moco"), "background_probe"]
-    assert abs(mean.loc[("static", "moco"), "background_probe"]
-               - df[df.row == "moco"].background_probe.mean()) < 1e-9
+    assert abs(mean.loc[("static", "moco"), "background_probe"] - df[df.row == "moco"].background_probe.mean()) < 1e-9
     assert isinstance(pretty, pd.DataFrame)
 
 
@@ -85,13 +107,34 @@ def test_comparison_on_list_files_of_a_real_dataset_layout(tmp_path, smoke_bench
     ds = tmp_path / "fake_ucf"
     for split, src in (("train", "train"), ("test", "test_same")):
         vl = read_list(smoke_bench / "lists" / f"{src}.txt")
-        write_list(ds / "lists" / f"{split}.txt", vl.records, format="video", root=vl.root.resolve(),
-                   dataset="fake_ucf", num_classes=8)
-    cfg = CompareConfig(out_dir=str(tmp_path / "cmp"), synthetic=False, data_dirs={"fake_ucf": str(ds)},
-                        conditions={"fake_ucf": (0,)}, pretrain_split="train", train_split="train",
-                        test_splits=("test",), backbone_kwargs={"widths": (8, 16), "blocks": (1, 1)},
-                        pretrain_steps=2, pretrain_batch=8, queue_size=16, finetune_epochs=1, finetune_batch=8,
-                        workers=0, device="cpu", frames=4, stride=2, test_clips=1)
+        write_list(
+            ds / "lists" / f"{split}.txt",
+            vl.records,
+            format="video",
+            root=vl.root.resolve(),
+            dataset="fake_ucf",
+            num_classes=8,
+        )
+    cfg = CompareConfig(
+        out_dir=str(tmp_path / "cmp"),
+        synthetic=False,
+        data_dirs={"fake_ucf": str(ds)},
+        conditions={"fake_ucf": (0,)},
+        pretrain_split="train",
+        train_split="train",
+        test_splits=("test",),
+        backbone_kwargs={"widths": (8, 16), "blocks": (1, 1)},
+        pretrain_steps=2,
+        pretrain_batch=8,
+        queue_size=16,
+        finetune_epochs=1,
+        finetune_batch=8,
+        workers=0,
+        device="cpu",
+        frames=4,
+        stride=2,
+        test_clips=1,
+    )
     assert cfg.rows == ("random", "moco", "be", "be_inter")
     run_comparison(cfg)
     df = collect_table(cfg)
@@ -105,8 +148,8 @@ def test_list_templates_and_pretrain_from(tmp_path):
     a dataset finetune another's encoders."""
     import pytest
 
-    from tbe_lib.experiment import encoder_path, finetune_config, list_for
     from tbe_lib.data.listfile import resolve_list
+    from tbe_lib.experiment import encoder_path, finetune_config, list_for
 
     (tmp_path / "ds").mkdir()
     for split in ("train", "test"):
@@ -116,13 +159,22 @@ def test_list_templates_and_pretrain_from(tmp_path):
     with pytest.raises(FileNotFoundError, match="no 'val' list.*tbe data lists"):
         resolve_list(template, "val")
 
-    common = dict(out_dir=str(tmp_path / "cmp"), synthetic=False, data_dirs={"a": template, "b": template},
-                  pretrain_split="train", test_splits=("test",))
+    common = dict(
+        out_dir=str(tmp_path / "cmp"),
+        synthetic=False,
+        data_dirs={"a": template, "b": template},
+        pretrain_split="train",
+        test_splits=("test",),
+    )
     cfg = CompareConfig(**common, conditions={"a": (0, 1), "b": (0,)}, pretrain_from={"b": "a"}, finetune_frames=64)
     assert list_for(cfg, "b", "train").name == "ds_video_train_split1.txt"
     assert encoder_path(cfg, "b", 0, "be") == tmp_path / "cmp" / "a" / "seed0" / "pretrain_be" / "encoder.pt"
     fc = finetune_config(cfg, "b", 0, "be")
-    assert fc.init == str(encoder_path(cfg, "b", 0, "be")) and fc.data.frames == 64 and fc.run_dir.endswith("b/seed0/finetune_be")
+    assert (
+        fc.init == str(encoder_path(cfg, "b", 0, "be"))
+        and fc.data.frames == 64
+        and fc.run_dir.endswith("b/seed0/finetune_be")
+    )
     with pytest.raises(ValueError, match="seeds \\[1\\] that 'a' does not pretrain"):
         CompareConfig(**common, conditions={"a": (0,), "b": (1,)}, pretrain_from={"b": "a"})
     with pytest.raises(ValueError, match="must both be conditions"):

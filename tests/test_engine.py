@@ -8,20 +8,20 @@
 * Nothing per step waits for the device: metrics stay tensors until a log line, and a
   non-finite loss is still reported at the step where it appeared.
 """
+
 from __future__ import annotations
 
 import warnings
 
 import pytest
 import torch
+from test_pretrain import _params, make_cfg
 
 from tbe_lib.pretrain import pretrain
 from tbe_lib.train import LoopConfig, RunDir, TrainingDiverged
 from tbe_lib.train.engine import CompileFallbackWarning, Trainer, is_compiler_error
 from tbe_lib.train.state import capture_rng, restore_rng
 from tbe_lib.utils import device_generator, safe_load
-
-from test_pretrain import _params, make_cfg
 
 _REAL_COMPILE = torch.compile  # the tests below patch torch.compile
 
@@ -31,8 +31,16 @@ def _tiny_trainer(run_dir, device: torch.device, steps: int = 4) -> Trainer:
     module = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3))
     opt = torch.optim.SGD(module.parameters(), lr=0.1, momentum=0.9)
     gen = torch.Generator().manual_seed(1)
-    return Trainer(module, opt, None, RunDir(run_dir), LoopConfig(steps=steps, amp="off", progress="off", log_every=1),
-                   device=device, meta={"task": "test"}, generators={"augment": gen})
+    return Trainer(
+        module,
+        opt,
+        None,
+        RunDir(run_dir),
+        LoopConfig(steps=steps, amp="off", progress="off", log_every=1),
+        device=device,
+        meta={"task": "test"},
+        generators={"augment": gen},
+    )
 
 
 def _linear_step(model, batch, step):
@@ -45,6 +53,7 @@ def _batches(gen_seed: int = 0):
         g = torch.Generator().manual_seed(gen_seed + start)
         while True:
             yield torch.randn(8, 4, generator=g)
+
     return batches
 
 
@@ -127,7 +136,9 @@ def test_errors_of_the_model_itself_are_not_taken_for_compiler_errors():
     except RuntimeError as e:
         assert not is_compiler_error(e)
     try:
-        torch.compile(lambda x: x * 2 + 1, backend=lambda gm, ex: (_ for _ in ()).throw(RuntimeError("boom")))(torch.ones(2))
+        torch.compile(lambda x: x * 2 + 1, backend=lambda gm, ex: (_ for _ in ()).throw(RuntimeError("boom")))(
+            torch.ones(2)
+        )
     except Exception as e:
         assert is_compiler_error(e)
     else:  # pragma: no cover
@@ -160,8 +171,9 @@ def test_a_nan_loss_is_named_at_its_step_even_between_log_lines(tmp_path, smoke_
         return (loss * float("inf") if calls["n"] == 3 else loss), m
 
     monkeypatch.setattr(methods.BEMethod, "forward", poisoned)
-    cfg = make_cfg(tmp_path / "nan", smoke_bench, "be", steps=8,
-                   loop_kw={"checkpoint_every": 2, "log_every": log_every})
+    cfg = make_cfg(
+        tmp_path / "nan", smoke_bench, "be", steps=8, loop_kw={"checkpoint_every": 2, "log_every": log_every}
+    )
     with pytest.raises(TrainingDiverged, match="at step 3"):
         pretrain(cfg)
     ck = safe_load(tmp_path / "nan" / "checkpoints" / "last.pt")

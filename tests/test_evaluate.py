@@ -1,4 +1,5 @@
 """Tests for tbe_lib.evaluate: retrieval Recall@k, classification metrics, probes, embeddings."""
+
 from __future__ import annotations
 
 import math
@@ -159,7 +160,8 @@ def test_mismatched_shapes_rejected():
 def test_recall_on_gpu_matches_cpu():
     q, ql, g, gl = _features(300, 500, 64, 10, seed=9)
     assert retrieval_recall(q.cuda(), ql.cuda(), g.cuda(), gl.cuda(), KS, chunk_size=64) == pytest.approx(
-        retrieval_recall(q, ql, g, gl, KS))
+        retrieval_recall(q, ql, g, gl, KS)
+    )
 
 
 # ----------------------------------------------------------------------- classification
@@ -172,8 +174,7 @@ def test_video_level_softmax_mean_against_hand_computation():
     # video 7: one very confident clip for class 0, two moderate clips for class 1.
     # The logit mean picks class 0 ([10, 1.33, 0]); the softmax mean picks class 1.
     # video 3: two clips that disagree mildly.
-    clips = torch.tensor([[30.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 2.0, 0.0],
-                          [1.0, 0.0, 0.5], [0.0, 0.2, 0.0]])
+    clips = torch.tensor([[30.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 2.0, 0.0], [1.0, 0.0, 0.5], [0.0, 0.2, 0.0]])
     vids = torch.tensor([7, 7, 7, 3, 3])
     scores, ids = aggregate_clips(clips, vids)
     assert ids.tolist() == [3, 7]
@@ -204,14 +205,21 @@ def test_clip_level_and_video_level_differ():
     assert rep.n_clips == 5 and rep.n_videos == 2 and rep.mean_class_acc == pytest.approx(100.0)
     text = str(rep)
     assert "clip-level" in text and "video-level" in text and "80.00" in text
-    assert set(rep.to_dict()) == {"clip_top1", "clip_top5", "video_top1", "video_top5",
-                                  "mean_class_acc", "n_videos", "n_clips"}
+    assert set(rep.to_dict()) == {
+        "clip_top1",
+        "clip_top5",
+        "video_top1",
+        "video_top5",
+        "mean_class_acc",
+        "n_videos",
+        "n_clips",
+    }
 
 
 def test_topk_accuracy_hand_example_and_errors():
-    logits = torch.tensor([[0.1, 0.5, 0.2, 0.0, -1.0, 0.3],
-                           [0.9, 0.1, 0.2, 0.3, 0.4, 0.5],
-                           [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]])
+    logits = torch.tensor(
+        [[0.1, 0.5, 0.2, 0.0, -1.0, 0.3], [0.9, 0.1, 0.2, 0.3, 0.4, 0.5], [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]]
+    )
     labels = torch.tensor([1, 5, 0])
     acc = topk_accuracy(logits, labels, ks=(1, 2, 5))
     assert acc == pytest.approx({1: 100 / 3, 2: 200 / 3, 5: 200 / 3})

@@ -2,6 +2,7 @@
 to the same run configurations as before the refactor (tests/data/experiment_configs.json, made
 with the code of commit 974e566), flags and ``--set`` keys come from CompareConfig's fields, and
 runs made before unit records existed are adopted once (or moved aside when they differ)."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,9 +15,21 @@ import pytest
 from tbe_lib.book.registry import STAGES
 from tbe_lib.compare import add_cli, config_from_args
 from tbe_lib.data.synth import config_for
-from tbe_lib.experiment import (EXPERIMENT_PROFILES, SSL_ROWS, CompareConfig, bring_up_to_date, file_digest,
-                                finetune_config, pretrain_config, profile_config, retire_if_changed, retrieval_config,
-                                run_step, setting_doc, setting_names)
+from tbe_lib.experiment import (
+    EXPERIMENT_PROFILES,
+    SSL_ROWS,
+    CompareConfig,
+    bring_up_to_date,
+    file_digest,
+    finetune_config,
+    pretrain_config,
+    profile_config,
+    retire_if_changed,
+    retrieval_config,
+    run_step,
+    setting_doc,
+    setting_names,
+)
 from tbe_lib.experiment.staleness import RECORD_NAME, Unit, differences, legacy_differences, read_record
 from tbe_lib.train.rundir import to_jsonable
 
@@ -62,8 +75,13 @@ def _check(case: dict, cfg: CompareConfig) -> None:
     for kind, ex in case["examples"].items():  # a readable difference first
         assert _as_before(configs[f"{ex['unit']}/{kind}"]) == ex["config"], (ex["unit"], kind)
     assert {k: _digest(c) for k, c in configs.items()} == case["digests"]
-    assert case["cam"] == {"cam_split": cfg.cam_split, "cam_videos": cfg.cam_videos, "synthetic": cfg.synthetic,
-                           "ft": [cfg.ft_frames, cfg.ft_stride, cfg.ft_size], "resize": cfg.resize}
+    assert case["cam"] == {
+        "cam_split": cfg.cam_split,
+        "cam_videos": cfg.cam_videos,
+        "synthetic": cfg.synthetic,
+        "ft": [cfg.ft_frames, cfg.ft_stride, cfg.ft_size],
+        "resize": cfg.resize,
+    }
 
 
 @pytest.mark.parametrize("profile", ["smoke", "cpu", "full", "paper"])
@@ -76,28 +94,104 @@ def test_every_profile_resolves_to_the_configs_of_before(profile, monkeypatch) -
     # chapter 2's motion check, as the notebook builds it
     synth = config_for(cfg.synth_size)
     epochs = next(s for s in STAGES if s.name == "02_data").params[profile]["motion_check_epochs"]
-    fc = motion_check_config(cfg, profile=profile, data=benchmark_dir(cfg), frames=synth.frames, size=synth.height,
-                             epochs=epochs, batch=min(32, int(synth.counts()["train_unbiased"])))
+    fc = motion_check_config(
+        cfg,
+        profile=profile,
+        data=benchmark_dir(cfg),
+        frames=synth.frames,
+        size=synth.height,
+        epochs=epochs,
+        batch=min(32, int(synth.counts()["train_unbiased"])),
+    )
     assert _as_before(fc) == FIXTURE[f"profile:{profile}"]["motion_check"]
 
 
-README_LISTS = ["--lists", "ucf101=data_lists/ucf101/ucf101_video_{split}_split1.txt", "--pretrain-split", "train",
-                "--train-split", "train", "--test-splits", "test", "--backbone", "i3d", "--frames", "16", "--stride",
-                "4", "--size", "224", "--resize", "256", "--finetune-frames", "64", "--finetune-stride", "1",
-                "--finetune-optimizer", "sgd", "--finetune-lr", "0.001", "--finetune-weight-decay", "1e-8",
-                "--finetune-dropout", "0.5", "--finetune-warmup-epochs", "0", "--device", "cuda"]
+README_LISTS = [
+    "--lists",
+    "ucf101=data_lists/ucf101/ucf101_video_{split}_split1.txt",
+    "--pretrain-split",
+    "train",
+    "--train-split",
+    "train",
+    "--test-splits",
+    "test",
+    "--backbone",
+    "i3d",
+    "--frames",
+    "16",
+    "--stride",
+    "4",
+    "--size",
+    "224",
+    "--resize",
+    "256",
+    "--finetune-frames",
+    "64",
+    "--finetune-stride",
+    "1",
+    "--finetune-optimizer",
+    "sgd",
+    "--finetune-lr",
+    "0.001",
+    "--finetune-weight-decay",
+    "1e-8",
+    "--finetune-dropout",
+    "0.5",
+    "--finetune-warmup-epochs",
+    "0",
+    "--device",
+    "cuda",
+]
 
 
-@pytest.mark.parametrize("case, argv", [
-    ("default", ["--out", "runs/compare"]),
-    ("readme_lists", README_LISTS),
-    ("pretrain_from", ["--lists", "a=x/a_{split}.txt", "b=x/b_{split}.txt", "--pretrain-from", "b=a", "--roots",
-                       "a=/videos/a", "--seeds", "0", "1", "--test-splits", "test", "--pretrain-split", "train",
-                       "--synth-size", "smoke", "--size", "48"]),
-    # before: --static-seeds 3 --jitter-seeds --pan-seeds 1
-    ("synth", ["--synth-size", "smoke", "--size", "24", "--conditions", "static=3", "pan=1", "--rows", "random", "be",
-               "--data-dir", "d"]),
-])
+@pytest.mark.parametrize(
+    "case, argv",
+    [
+        ("default", ["--out", "runs/compare"]),
+        ("readme_lists", README_LISTS),
+        (
+            "pretrain_from",
+            [
+                "--lists",
+                "a=x/a_{split}.txt",
+                "b=x/b_{split}.txt",
+                "--pretrain-from",
+                "b=a",
+                "--roots",
+                "a=/videos/a",
+                "--seeds",
+                "0",
+                "1",
+                "--test-splits",
+                "test",
+                "--pretrain-split",
+                "train",
+                "--synth-size",
+                "smoke",
+                "--size",
+                "48",
+            ],
+        ),
+        # before: --static-seeds 3 --jitter-seeds --pan-seeds 1
+        (
+            "synth",
+            [
+                "--synth-size",
+                "smoke",
+                "--size",
+                "24",
+                "--conditions",
+                "static=3",
+                "pan=1",
+                "--rows",
+                "random",
+                "be",
+                "--data-dir",
+                "d",
+            ],
+        ),
+    ],
+)
 def test_compare_command_lines_resolve_to_the_configs_of_before(case, argv) -> None:
     p = argparse.ArgumentParser()
     add_cli(p.add_subparsers(dest="command"))
@@ -114,8 +208,22 @@ def test_every_setting_is_a_documented_flag_and_a_set_key(tmp_path) -> None:
     for name in setting_names():
         assert setting_doc(name) and setting_doc(name) in flags[name].help, name
         assert f"--{name.replace('_', '-')}" in flags[name].option_strings
-    cfg = config_from_args(p.parse_args(["compare", "--no-flip", "--extra-negative", "--resize", "none",
-                                         "--crop-scale", "0.5", "1", "--backbone-kwargs", '{"widths": [8, 16]}']))
+    cfg = config_from_args(
+        p.parse_args(
+            [
+                "compare",
+                "--no-flip",
+                "--extra-negative",
+                "--resize",
+                "none",
+                "--crop-scale",
+                "0.5",
+                "1",
+                "--backbone-kwargs",
+                '{"widths": [8, 16]}',
+            ]
+        )
+    )
     assert (cfg.flip, cfg.extra_negative, cfg.resize, cfg.crop_scale) == (False, True, None, (0.5, 1.0))
     assert cfg.backbone_kwargs == {"widths": [8, 16]}
     with pytest.raises(ValueError, match="--backbone-kwargs takes a JSON object"):
@@ -126,8 +234,14 @@ def test_every_setting_is_a_documented_flag_and_a_set_key(tmp_path) -> None:
     with pytest.raises(ValueError, match=unknown):
         reproduce("smoke", project_root=REPO, out=tmp_path, settings={"nope": 1}, build=False, log=lambda m: None)
     with pytest.raises(ValueError, match=r"--set: pretrain_steps must be int, got 'many'"):
-        reproduce("smoke", project_root=REPO, out=tmp_path, settings={"pretrain_steps": "many"}, build=False,
-                  log=lambda m: None)
+        reproduce(
+            "smoke",
+            project_root=REPO,
+            out=tmp_path,
+            settings={"pretrain_steps": "many"},
+            build=False,
+            log=lambda m: None,
+        )
     with pytest.raises(ValueError, match="rows: unknown \\['nope'\\]"):
         profile_config("cpu", {"rows": ["random", "nope"]})
     # the paper profile on one dataset: its other conditions' entries are ignored
@@ -182,8 +296,9 @@ def test_legacy_retrieval_and_activation_maps(tmp_path) -> None:
     (rdir / "retrieval.json").write_text("{}")
     unit = Unit(rdir / RECORD_NAME, {"frames": 8, "data": "data/synth-default-static"}, {"checkpoint": "abc"})
     assert legacy_differences(unit, rc) == []  # made before source.json: trusted, as then
-    (rdir / "source.json").write_text(json.dumps({"config": {"frames": 8, "data": "data/synth-default-static"},
-                                                  "checkpoint": "abd"}))
+    (rdir / "source.json").write_text(
+        json.dumps({"config": {"frames": 8, "data": "data/synth-default-static"}, "checkpoint": "abd"})
+    )
     assert legacy_differences(unit, rc) == ["input checkpoint: 'abd' -> 'abc'"]
     seed = rdir.parent
     (seed / "actor_mass.json").write_text(json.dumps({"rows": {"be": {"model_sha256": "m1"}}}))

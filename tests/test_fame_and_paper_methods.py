@@ -1,9 +1,11 @@
 """The paper's exact methods (``moco_paper``, ``be_paper``), its successor FAME (``fame``) and the
 positive control (``arrow_of_time``): each learns on the smoke benchmark; FAME's mask, made from
 frame differences and colours only, finds the benchmark's ground-truth actor."""
+
 from __future__ import annotations
 
 import torch
+from test_pretrain import make_cfg
 
 from tbe_lib.augment.fame import fame, foreground_mask
 from tbe_lib.data.dataset import ClipDataset, ClipSampler
@@ -11,8 +13,6 @@ from tbe_lib.data.synth import load_masks, load_metadata
 from tbe_lib.methods import MethodConfig
 from tbe_lib.pretrain import pretrain
 from tbe_lib.train import read_metrics
-
-from test_pretrain import make_cfg
 
 
 def test_the_paper_methods_always_have_their_extra_negative():
@@ -48,8 +48,9 @@ def test_arrow_of_time_learns_the_direction_where_time_has_one():
     ramp = torch.linspace(0.2, 1.0, 8).view(1, 1, 8, 1, 1)  # brightness rising frame by frame
     base = torch.rand(16, 3, 1, 16, 16, generator=g)
     x = (base * ramp - 0.5) / 0.25  # (16, 3, 8, 16, 16), normalised
-    m = build_method("r3d_tiny", MethodConfig(method="arrow_of_time"), widths=(8, 16), blocks=(1, 1),
-                     stem_stride=(1, 2, 2))
+    m = build_method(
+        "r3d_tiny", MethodConfig(method="arrow_of_time"), widths=(8, 16), blocks=(1, 1), stem_stride=(1, 2, 2)
+    )
     opt = torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9)
     accs = []
     for _ in range(30):
@@ -83,8 +84,10 @@ def test_fames_mask_finds_the_actor_without_ground_truth(smoke_bench):
     rnd = torch.rand(m.shape, generator=torch.Generator().manual_seed(0)) < 0.5
     iou_random = float(((rnd & actor).sum((1, 2)).float() / (rnd | actor).sum((1, 2)).float()).mean())
     best = float((actor.float().mean((1, 2)) / 0.5).clamp(max=1).mean())  # a perfect half-frame mask's IoU
-    print(f"FAME mask on test_shift: IoU {iou:.3f} (best possible {best:.3f}, random {iou_random:.3f}), "
-          f"actor recall {recall:.3f}")
+    print(
+        f"FAME mask on test_shift: IoU {iou:.3f} (best possible {best:.3f}, random {iou_random:.3f}), "
+        f"actor recall {recall:.3f}"
+    )
     assert recall > 0.9 and iou > 2 * iou_random and iou > 0.8 * best
 
 

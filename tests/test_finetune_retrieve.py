@@ -1,4 +1,5 @@
 """Finetuning, linear probe and retrieval end to end on the smoke benchmark."""
+
 from __future__ import annotations
 
 import csv
@@ -8,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from tbe_lib.config import DataConfig, OptimConfig
 from tbe_lib.finetune import FinetuneConfig, finetune
 from tbe_lib.methods import MethodConfig
-from tbe_lib.config import DataConfig, OptimConfig
 from tbe_lib.pretrain import PretrainConfig, pretrain
 from tbe_lib.retrieve import RetrievalConfig, retrieve
 from tbe_lib.train import LoopConfig
@@ -26,17 +27,35 @@ def data_cfg(bench, split="train"):
 @pytest.fixture(scope="module")
 def encoder_ckpt(tmp_path_factory, smoke_bench):
     run = tmp_path_factory.mktemp("pre")
-    pretrain(PretrainConfig(run_dir=str(run), backbone="r3d_tiny", backbone_kwargs=dict(TINY), batch_size=8,
-                            device="cpu", data=data_cfg(smoke_bench, "pretrain"),
-                            method=MethodConfig(method="be", queue_size=64),
-                            loop=LoopConfig(steps=4, checkpoint_every=0, progress="off")))
+    pretrain(
+        PretrainConfig(
+            run_dir=str(run),
+            backbone="r3d_tiny",
+            backbone_kwargs=dict(TINY),
+            batch_size=8,
+            device="cpu",
+            data=data_cfg(smoke_bench, "pretrain"),
+            method=MethodConfig(method="be", queue_size=64),
+            loop=LoopConfig(steps=4, checkpoint_every=0, progress="off"),
+        )
+    )
     return run / "encoder.pt"
 
 
 def ft_cfg(run_dir, bench, **kw):
-    return FinetuneConfig(run_dir=str(run_dir), backbone="r3d_tiny", backbone_kwargs=dict(TINY), epochs=2,
-                          batch_size=8, device="cpu", data=data_cfg(bench), test_clips=2,
-                          optim=OptimConfig(lr=0.05), loop=LoopConfig(checkpoint_every=0, progress="off"), **kw)
+    return FinetuneConfig(
+        run_dir=str(run_dir),
+        backbone="r3d_tiny",
+        backbone_kwargs=dict(TINY),
+        epochs=2,
+        batch_size=8,
+        device="cpu",
+        data=data_cfg(bench),
+        test_clips=2,
+        optim=OptimConfig(lr=0.05),
+        loop=LoopConfig(checkpoint_every=0, progress="off"),
+        **kw,
+    )
 
 
 def test_finetune_reports_clip_and_video_level_and_writes_outputs(tmp_path, smoke_bench, encoder_ckpt):
@@ -66,7 +85,7 @@ def test_finetune_reports_clip_and_video_level_and_writes_outputs(tmp_path, smok
 def test_linear_probe_leaves_the_backbone_unchanged(tmp_path, smoke_bench, encoder_ckpt):
     res = finetune(ft_cfg(tmp_path / "probe", smoke_bench, init=str(encoder_ckpt), freeze=True))
     enc = safe_load(encoder_ckpt)["state_dict"]
-    bb = {k[len("backbone."):]: v for k, v in res.model.model.state_dict().items() if k.startswith("backbone.")}
+    bb = {k[len("backbone.") :]: v for k, v in res.model.model.state_dict().items() if k.startswith("backbone.")}
     assert bb, "no backbone weights"
     for k, v in bb.items():  # weights *and* BN running statistics are untouched
         assert torch.equal(v, enc["backbone." + k]), k
@@ -95,8 +114,18 @@ def test_checkpoint_from_another_architecture_is_refused(tmp_path, smoke_bench, 
 
 
 def test_retrieval_pipeline_and_feature_cache(tmp_path, smoke_bench, encoder_ckpt):
-    cfg = RetrievalConfig(out_dir=str(tmp_path / "ret"), checkpoint=str(encoder_ckpt), data=str(smoke_bench),
-                          frames=4, stride=2, num_clips=2, ks=(1, 5, 10), workers=0, device="cpu", batch_size=8)
+    cfg = RetrievalConfig(
+        out_dir=str(tmp_path / "ret"),
+        checkpoint=str(encoder_ckpt),
+        data=str(smoke_bench),
+        frames=4,
+        stride=2,
+        num_clips=2,
+        ks=(1, 5, 10),
+        workers=0,
+        device="cpu",
+        batch_size=8,
+    )
     r = retrieve(cfg)
     assert r["feature_dim"] == 16
     for split in ("test_same", "test_shift"):
@@ -114,9 +143,21 @@ def test_retrieval_pipeline_and_feature_cache(tmp_path, smoke_bench, encoder_ckp
     assert r2["recall"] == r["recall"]
     assert [f.stat().st_mtime_ns for f in feats] == mtimes
     # Random initialisation is the first row of the paper's tables.
-    rr = retrieve(RetrievalConfig(out_dir=str(tmp_path / "rand"), checkpoint=None, backbone_kwargs=dict(TINY),
-                                  data=str(smoke_bench), frames=4, stride=2, num_clips=1, ks=(1,), workers=0,
-                                  device="cpu", embedding=None))
+    rr = retrieve(
+        RetrievalConfig(
+            out_dir=str(tmp_path / "rand"),
+            checkpoint=None,
+            backbone_kwargs=dict(TINY),
+            data=str(smoke_bench),
+            frames=4,
+            stride=2,
+            num_clips=1,
+            ks=(1,),
+            workers=0,
+            device="cpu",
+            embedding=None,
+        )
+    )
     assert rr["checkpoint"] is None and "1" in rr["recall"]["test_same"]
 
 
@@ -139,9 +180,9 @@ def test_optimizer_choice_and_config_changes(tmp_path):
     import pytest
     import torch
 
+    from tbe_lib.config import OptimConfig, build_optimizer
     from tbe_lib.experiment import config_changes
     from tbe_lib.finetune import FinetuneConfig
-    from tbe_lib.config import OptimConfig, build_optimizer
     from tbe_lib.train.rundir import to_jsonable
 
     params = [torch.nn.Parameter(torch.zeros(2))]

@@ -5,17 +5,17 @@
 * resume on CUDA continues the run bit for bit with deterministic kernels (r3d_tiny, whose
   layers all have deterministic CUDA kernels).
 """
+
 from __future__ import annotations
 
 import pytest
 import torch
+from test_pretrain import make_cfg
 
 from tbe_lib.augment import background_erasing
 from tbe_lib.methods import MethodConfig, build_method
 from tbe_lib.pretrain import pretrain
 from tbe_lib.utils import device_generator, safe_load
-
-from test_pretrain import make_cfg
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (make gpu-check)")
 
@@ -68,8 +68,14 @@ def test_resume_on_cuda_is_bit_for_bit(tmp_path, smoke_bench, monkeypatch):
     monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
     def cfg(run, **loop):
-        c = make_cfg(tmp_path / run, smoke_bench, "be", steps=6, method_kw={"extra_negative": True},
-                     loop_kw={"deterministic": True, "amp": "bf16", **loop})
+        c = make_cfg(
+            tmp_path / run,
+            smoke_bench,
+            "be",
+            steps=6,
+            method_kw={"extra_negative": True},
+            loop_kw={"deterministic": True, "amp": "bf16", **loop},
+        )
         c.device = "cuda"
         return c
 

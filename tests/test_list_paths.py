@@ -2,6 +2,7 @@
 paths relative to the ``# root:`` header (absolute or relative to the list's folder), to the
 list's folder, and to ``--root``. Checked through the dataset (what pretrain / finetune /
 retrieve / compare read) and ``tbe data prepare``, on a real H.264 file."""
+
 from __future__ import annotations
 
 import shutil

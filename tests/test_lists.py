@@ -1,5 +1,6 @@
 """List builders on tiny fake trees in each dataset's official layout (empty placeholder
 files stand in for videos: only their existence matters here)."""
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,12 @@ UCF_CLASSES = ["ApplyEyeMakeup", "Archery", "HandstandPushups"]
 def ucf(tmp_path: Path) -> tuple[Path, Path]:
     ann = tmp_path / "ucfTrainTestlist"
     write(ann / "classInd.txt", "".join(f"{i} {c}\n" for i, c in enumerate(UCF_CLASSES, 1)))
-    train = ["ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1", "Archery/v_Archery_g08_c01.avi 2",
-             "HandstandPushups/v_HandStandPushups_g08_c01.avi 3", "Archery/v_Archery_g09_c01.avi 2"]
+    train = [
+        "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1",
+        "Archery/v_Archery_g08_c01.avi 2",
+        "HandstandPushups/v_HandStandPushups_g08_c01.avi 3",
+        "Archery/v_Archery_g09_c01.avi 2",
+    ]
     test = ["ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi", "HandstandPushups/v_HandStandPushups_g01_c01.avi"]
     write(ann / "trainlist01.txt", "\r\n".join(train) + "\r\n")  # the official files have CRLF endings
     write(ann / "testlist01.txt", "\n".join(test) + "\n")
@@ -66,11 +71,16 @@ def test_ucf101_video_lists(ucf, tmp_path):
     assert train.meta["dataset"] == "ucf101" and train.meta["split"] == "1" and train.meta["subset"] == "train"
     assert train.num_classes == 3
     assert labels_of(out["train"]) == {
-        "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi": 0, "Archery/v_Archery_g08_c01.avi": 1,
-        "HandstandPushups/v_HandStandPushups_g08_c01.avi": 2, "Archery/v_Archery_g09_c01.avi": 1}
+        "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi": 0,
+        "Archery/v_Archery_g08_c01.avi": 1,
+        "HandstandPushups/v_HandStandPushups_g08_c01.avi": 2,
+        "Archery/v_Archery_g09_c01.avi": 1,
+    }
     # testlist has no label column: the label comes from the class folder
-    assert labels_of(out["test"]) == {"ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi": 0,
-                                      "HandstandPushups/v_HandStandPushups_g01_c01.avi": 2}
+    assert labels_of(out["test"]) == {
+        "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi": 0,
+        "HandstandPushups/v_HandStandPushups_g01_c01.avi": 2,
+    }
     assert out["classes"].read_text().splitlines() == UCF_CLASSES
     assert all(train.resolve(r).is_file() for r in train.records)
     # the parent of ucfTrainTestlist is accepted too; split 2 reads the *02 files
@@ -83,8 +93,14 @@ def test_ucf101_video_lists(ucf, tmp_path):
 def test_ucf101_flat_frames_with_template(ucf, tmp_path):
     ann, _ = ucf
     root = tmp_path / "jpegs"  # flat frame folders, the layout the paper used
-    names = ["v_ApplyEyeMakeup_g08_c01", "v_Archery_g08_c01", "v_HandStandPushups_g08_c01", "v_Archery_g09_c01",
-             "v_ApplyEyeMakeup_g01_c01", "v_HandStandPushups_g01_c01"]
+    names = [
+        "v_ApplyEyeMakeup_g08_c01",
+        "v_Archery_g08_c01",
+        "v_HandStandPushups_g08_c01",
+        "v_Archery_g09_c01",
+        "v_ApplyEyeMakeup_g01_c01",
+        "v_HandStandPushups_g01_c01",
+    ]
     for i, n in enumerate(names):
         frames(root / n, 5 + i, "image_{:05d}.jpg")
     (root / names[0] / "not_a_frame.txt").write_text("x")
@@ -124,8 +140,11 @@ def test_missing_videos_error_or_skip(ucf, tmp_path):
     ann, root = ucf
     (root / "Archery/v_Archery_g08_c01.avi").unlink()
     (root / "Archery/v_Archery_g09_c01.avi").unlink()
-    with pytest.raises(ListBuildError, match=r"2 of 4 videos of trainlist01\.txt \(train\) are missing .*"
-                                             r"v_Archery_g08_c01\.avi.*--allow-missing"):
+    with pytest.raises(
+        ListBuildError,
+        match=r"2 of 4 videos of trainlist01\.txt \(train\) are missing .*"
+        r"v_Archery_g08_c01\.avi.*--allow-missing",
+    ):
         build_lists("ucf101", ann, root, out=tmp_path / "l")
     with pytest.warns(UserWarning, match="skipped 2 of 4 train videos"):
         out = build_lists("ucf101", ann, root, out=tmp_path / "l", allow_missing=True)
@@ -190,7 +209,11 @@ def test_hmdb51_errors(tmp_path):
 def test_hmdb51_variants_folder_layout(tmp_path):
     ann, _ = make_hmdb(tmp_path)
     root = tmp_path / "hmdb51_sta"
-    for cls, vids in {"brush_hair": ["b1", "b2", "b3", "b4"], "climb": ["c1", "c2"], "wave": ["w1", "w2", "w3"]}.items():
+    for cls, vids in {
+        "brush_hair": ["b1", "b2", "b3", "b4"],
+        "climb": ["c1", "c2"],
+        "wave": ["w1", "w2", "w3"],
+    }.items():
         for v in vids:
             touch(root / cls / f"{v}.mp4")  # other container than the split files' .avi
     (root / "climb" / "readme.txt").write_text("not a video")
@@ -207,14 +230,19 @@ def test_hmdb51_variants_folder_layout(tmp_path):
     frames(froot / "climb" / "c1", 4)
     frames(froot / "wave" / "w1", 6)
     out = build_lists("actor_hmdb51", None, froot, format="frames", template="img_{:05d}.jpg", out=tmp_path / "l3")
-    assert {(r.path, r.num_frames, r.label) for r in read_list(out["all"]).records} == {("climb/c1", 4, 0), ("wave/w1", 6, 1)}
+    assert {(r.path, r.num_frames, r.label) for r in read_list(out["all"]).records} == {
+        ("climb/c1", 4, 0),
+        ("wave/w1", 6, 1),
+    }
 
 
 # --------------------------------------------------------------------------- Diving48
 def test_diving48_json(tmp_path):
     ann = tmp_path / "ann"
-    train = [{"vid_name": "a_00001", "label": 3, "start_frame": 0, "end_frame": 40},
-             {"vid_name": "b_00002", "label": 47, "start_frame": 0, "end_frame": 50}]
+    train = [
+        {"vid_name": "a_00001", "label": 3, "start_frame": 0, "end_frame": 40},
+        {"vid_name": "b_00002", "label": 47, "start_frame": 0, "end_frame": 50},
+    ]
     test = [{"vid_name": "c_00003", "label": 0, "start_frame": 0, "end_frame": 30}]
     write(ann / "Diving48_V2_train.json", json.dumps(train))
     write(ann / "Diving48_V2_test.json", json.dumps(test))
@@ -244,9 +272,14 @@ K_HEADER = "label,youtube_id,time_start,time_end,split\n"
 
 def make_kinetics(tmp_path: Path, val_name: str = "validate.csv") -> tuple[Path, Path]:
     ann = tmp_path / "k400"
-    write(ann / "train.csv", K_HEADER + "air drumming,AAAAAAAAAAA,14,24,train\n"
-          + "abseiling,BBBBBBBBBBB,0,10,train\n" + '"passing American football (in game)",CCCCCCCCCCC,5,15,train\n'
-          + "abseiling,DDDDDDDDDDD,30,40,train\n")
+    write(
+        ann / "train.csv",
+        K_HEADER
+        + "air drumming,AAAAAAAAAAA,14,24,train\n"
+        + "abseiling,BBBBBBBBBBB,0,10,train\n"
+        + '"passing American football (in game)",CCCCCCCCCCC,5,15,train\n'
+        + "abseiling,DDDDDDDDDDD,30,40,train\n",
+    )
     write(ann / val_name, K_HEADER + "abseiling,EEEEEEEEEEE,1,11,val\nair drumming,FFFFFFFFFFF,2,12,val\n")
     write(ann / "test.csv", "youtube_id,time_start,time_end,split\nGGGGGGGGGGG,0,10,test\n")  # unlabelled: ignored
     root = tmp_path / "videos"
@@ -267,12 +300,17 @@ def test_kinetics_csv_with_missing_videos(tmp_path):
     assert "DDDDDDDDDDD_000030_000040.mp4" in messages["skipped 1 of 4 train"]
     assert "FFFFFFFFFFF_000002_000012.mp4" in messages["skipped 1 of 2 val"]
     assert set(out) == {"train", "val", "classes"}  # test.csv has no labels
-    assert out["classes"].read_text().splitlines() == ["abseiling", "air drumming", "passing American football (in game)"]
+    assert out["classes"].read_text().splitlines() == [
+        "abseiling",
+        "air drumming",
+        "passing American football (in game)",
+    ]
     train = read_list(out["train"])
     assert labels_of(out["train"]) == {
         "train/air_drumming/AAAAAAAAAAA_000014_000024.mp4": 1,
         "train/abseiling/BBBBBBBBBBB_000000_000010.mkv": 0,
-        "train/passing American football (in game)/CCCCCCCCCCC_000005_000015.mp4": 2}
+        "train/passing American football (in game)/CCCCCCCCCCC_000005_000015.mp4": 2,
+    }
     assert train.meta["missing"] == "1" and read_list(out["val"]).meta["missing"] == "1"
     assert labels_of(out["val"]) == {"val/EEEEEEEEEEE_000001_000011.mp4": 0}
     with pytest.raises(ListBuildError, match=r"1 of 4 videos of train\.csv"):
@@ -304,7 +342,8 @@ def test_kinetics_frame_folders(tmp_path):
     with pytest.warns(UserWarning):
         out = build_lists("kinetics400", ann, root, format="frames", out=tmp_path / "l")
     assert {(r.path, r.num_frames, r.label) for r in read_list(out["train"]).records} == {
-        ("train/abseiling/BBBBBBBBBBB_000000_000010", 4, 0)}
+        ("train/abseiling/BBBBBBBBBBB_000000_000010", 4, 0)
+    }
     assert read_list(out["train"]).meta["missing"] == "3"
     assert [r.num_frames for r in read_list(out["val"]).records] == [3]
 
@@ -332,17 +371,40 @@ def test_sth_v1_frames(tmp_path):
 
 def test_sth_v2_template_matching(tmp_path):
     ann = tmp_path / "labels"
-    classes = {"Putting something on a surface": "0", "Something falling like a rock": "1",
-               "Putting number of something onto something": "2"}
+    classes = {
+        "Putting something on a surface": "0",
+        "Something falling like a rock": "1",
+        "Putting number of something onto something": "2",
+    }
     write(ann / "something-something-v2-labels.json", json.dumps(classes))
-    train = [{"id": "1", "label": "putting a pen on a surface", "template": "Putting [something] on a surface",
-              "placeholders": ["a pen"]},
-             {"id": "2", "label": "a stone falling like a rock", "template": "[Something] falling like a rock",
-              "placeholders": ["a stone"]},
-             {"id": "3", "label": "putting 3 coins onto a book",
-              "template": "Putting [number of] [something] onto [something]", "placeholders": ["3", "coins", "a book"]}]
-    val = [{"id": "4", "label": "putting a cup on a surface", "template": "Putting [something] on a surface",
-            "placeholders": ["a cup"]}]
+    train = [
+        {
+            "id": "1",
+            "label": "putting a pen on a surface",
+            "template": "Putting [something] on a surface",
+            "placeholders": ["a pen"],
+        },
+        {
+            "id": "2",
+            "label": "a stone falling like a rock",
+            "template": "[Something] falling like a rock",
+            "placeholders": ["a stone"],
+        },
+        {
+            "id": "3",
+            "label": "putting 3 coins onto a book",
+            "template": "Putting [number of] [something] onto [something]",
+            "placeholders": ["3", "coins", "a book"],
+        },
+    ]
+    val = [
+        {
+            "id": "4",
+            "label": "putting a cup on a surface",
+            "template": "Putting [something] on a surface",
+            "placeholders": ["a cup"],
+        }
+    ]
     write(ann / "something-something-v2-train.json", json.dumps(train))
     write(ann / "something-something-v2-validation.json", json.dumps(val))
     root = tmp_path / "videos"
@@ -353,8 +415,11 @@ def test_sth_v2_template_matching(tmp_path):
     assert labels_of(out["val"]) == {"4.webm": 0}
     val[0]["template"] = "Putting [something] under a surface"
     write(ann / "something-something-v2-validation.json", json.dumps(val))
-    with pytest.raises(ListBuildError, match=r"validation\.json: item 0 \(id 4\): unknown class name "
-                                             r"'Putting something under a surface'"):
+    with pytest.raises(
+        ListBuildError,
+        match=r"validation\.json: item 0 \(id 4\): unknown class name "
+        r"'Putting something under a surface'",
+    ):
         build_lists("sth_v2", ann, root)
 
 
@@ -393,11 +458,20 @@ def test_cli_lists(ucf, tmp_path, capsys):
     ann, root = ucf
     parser = argparse.ArgumentParser(prog="tbe data")
     add_cli(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["lists", "ucf101", "--annotations", str(ann), "--root", str(root),
-                              "--out", str(tmp_path / "cli")])
+    args = parser.parse_args(
+        ["lists", "ucf101", "--annotations", str(ann), "--root", str(root), "--out", str(tmp_path / "cli")]
+    )
     assert args.func(args) == 0
     printed = capsys.readouterr().out
     assert "4 train videos" in printed and "3 classes" in printed
     assert (tmp_path / "cli" / "ucf101_video_test_split1.txt").is_file()
-    assert set(DATASETS) >= {"ucf101", "hmdb51", "diving48", "kinetics400", "sth_v1", "sth_v2",
-                             "hmdb51_sta", "actor_hmdb51"}
+    assert set(DATASETS) >= {
+        "ucf101",
+        "hmdb51",
+        "diving48",
+        "kinetics400",
+        "sth_v1",
+        "sth_v2",
+        "hmdb51_sta",
+        "actor_hmdb51",
+    }

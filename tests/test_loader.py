@@ -4,6 +4,7 @@ Test videos are made here with PyAV. Frame ``i`` of video ``v`` shows the number
 ``v * 64 + i`` as 16 black/white 8x8 blocks (bits), which survives lossy coding, so every
 decoded frame tells which video and frame it is.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -341,7 +342,9 @@ def test_loader_deterministic_across_runs_and_workers(data):
 
 
 def test_loader_order_and_collate(data):
-    loader = build_loader(ClipDataset(data["frame_list"], ClipSampler(frames=4)), 2, shuffle=False, workers=0, drop_last=True)
+    loader = build_loader(
+        ClipDataset(data["frame_list"], ClipSampler(frames=4)), 2, shuffle=False, workers=0, drop_last=True
+    )
     batches = list(loader)
     assert len(loader) == len(batches) == 2
     assert torch.cat([b.indices for b in batches]).tolist() == [0, 1, 2, 3]

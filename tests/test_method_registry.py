@@ -1,6 +1,7 @@
 """A pretraining method is one registered class: registering it makes it known to the
 settings, the command line, the comparison's rows and the book's labels, with nothing else
 to edit."""
+
 from __future__ import annotations
 
 import pytest

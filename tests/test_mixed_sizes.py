@@ -1,5 +1,6 @@
 """Batches of clips of several frame sizes: padded collation, per-clip crop boxes, evaluation
 crops, and the pin that same-size batches give exactly what they gave before."""
+
 from __future__ import annotations
 
 import hashlib
@@ -44,6 +45,7 @@ BEFORE = {
 def outputs_now(sizes_given: bool) -> dict[str, str]:
     """The same computations as when ``BEFORE`` was recorded; ``sizes_given``: pass every
     clip's (full) size explicitly, as the loader does."""
+
     def aug(a: VideoAugment, x: torch.Tensor, seed: int) -> torch.Tensor:
         sizes = torch.tensor(x.shape[-2:]).expand(*x.shape[:-4], 2) if sizes_given else None
         return a(x, generator=gen(seed), sizes=sizes)

@@ -1,4 +1,5 @@
 """MoCo machinery: queue order and wrap-around, momentum update, InfoNCE logits, shuffled BN."""
+
 import torch
 import torch.nn.functional as F
 from torch import nn

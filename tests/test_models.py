@@ -1,4 +1,5 @@
 """Tests for tbe_lib.models: backbones, heads, VideoModel, checkpoints (CPU, small inputs)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """``tbe data prepare`` on tiny PyAV-made videos: size, frame count, keyframe interval,
 resumability, frame extraction, bad inputs, process pool and the CLI."""
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,16 @@ def dataset(tmp_path_factory) -> tuple[Path, Path]:
     for name, spec in VIDEOS.items():
         make_video(root / name, *spec)
     (base / "classes.txt").write_text("run\nwalk\n")
-    lst = write_list(base / "toy_video_train.txt", [VideoRecord(n, 1 if n.startswith("walk") else 0) for n in VIDEOS],
-                     format="video", root=root, dataset="toy", subset="train", num_classes=2, classes="classes.txt")
+    lst = write_list(
+        base / "toy_video_train.txt",
+        [VideoRecord(n, 1 if n.startswith("walk") else 0) for n in VIDEOS],
+        format="video",
+        root=root,
+        dataset="toy",
+        subset="train",
+        num_classes=2,
+        classes="classes.txt",
+    )
     return lst, root
 
 
@@ -98,17 +107,31 @@ def test_resume_skips_complete_outputs(dataset, tmp_path):
 
 def test_extract_frames(dataset, tmp_path):
     lst, _ = dataset
-    res = prepare(lst, tmp_path / "f", short_side=40, frames=True, template="image_{:05d}.jpg", jpeg_quality=80,
-                  workers=0, progress=False)
+    res = prepare(
+        lst,
+        tmp_path / "f",
+        short_side=40,
+        frames=True,
+        template="image_{:05d}.jpg",
+        jpeg_quality=80,
+        workers=0,
+        progress=False,
+    )
     out = read_list(res.list_path)
     assert res.list_path.name == "toy_frames_train.txt"
     assert out.format == "frames" and out.template == "image_{:05d}.jpg"
     assert [(r.path, r.num_frames) for r in out.records] == [("walk/a", 30), ("walk/b", 20), ("run/c", 25)]
     for r in out.records:
         files = sorted(os.listdir(out.resolve(r)))
-        assert len(files) == r.num_frames and files[0] == "image_00001.jpg" and files[-1] == f"image_{r.num_frames:05d}.jpg"
+        assert (
+            len(files) == r.num_frames
+            and files[0] == "image_00001.jpg"
+            and files[-1] == f"image_{r.num_frames:05d}.jpg"
+        )
     assert Image.open(out.resolve(out.records[1]) / "image_00001.jpg").size == (40, 60)
-    res2 = prepare(lst, tmp_path / "f", short_side=40, frames=True, template="image_{:05d}.jpg", workers=0, progress=False)
+    res2 = prepare(
+        lst, tmp_path / "f", short_side=40, frames=True, template="image_{:05d}.jpg", workers=0, progress=False
+    )
     assert res2.skipped == 3 and [r.num_frames for r in read_list(res2.list_path).records] == [30, 20, 25]
 
 

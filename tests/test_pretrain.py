@@ -1,4 +1,5 @@
 """Pretraining: every method learns, resume is bit-for-bit, DDP replicas agree, bad input is refused."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tbe_lib.methods import MethodConfig
 from tbe_lib.config import DataConfig, OptimConfig
+from tbe_lib.methods import MethodConfig
 from tbe_lib.pretrain import PretrainConfig, pretrain
 from tbe_lib.train import IncompatibleCheckpoint, LoopConfig, TrainingDiverged, read_metrics
 from tbe_lib.utils import safe_load
@@ -26,11 +27,26 @@ def make_cfg(run_dir, data, method="be", steps=6, **kw) -> PretrainConfig:
     loop = dict(steps=steps, log_every=1, checkpoint_every=0, seed=0, progress="off")
     loop.update(kw.pop("loop_kw", {}))
     return PretrainConfig(
-        run_dir=str(run_dir), backbone="r3d_tiny", backbone_kwargs=dict(TINY), batch_size=8, device="cpu",
-        data=DataConfig(source=str(data), frames=4, stride=2, size=32, workers=0, cache=True,
-                        crop_scale=(0.6, 1.0), jitter=None, gray_p=0.0),
-        method=MethodConfig(**mcfg), optim=OptimConfig(lr=kw.pop("lr", 0.05), schedule="constant"),
-        loop=LoopConfig(**loop), **kw,
+        run_dir=str(run_dir),
+        backbone="r3d_tiny",
+        backbone_kwargs=dict(TINY),
+        batch_size=8,
+        device="cpu",
+        data=DataConfig(
+            source=str(data),
+            frames=4,
+            stride=2,
+            size=32,
+            workers=0,
+            cache=True,
+            crop_scale=(0.6, 1.0),
+            jitter=None,
+            gray_p=0.0,
+        ),
+        method=MethodConfig(**mcfg),
+        optim=OptimConfig(lr=kw.pop("lr", 0.05), schedule="constant"),
+        loop=LoopConfig(**loop),
+        **kw,
     )
 
 
@@ -93,8 +109,9 @@ def test_resume_with_another_optimizer_is_refused(tmp_path, smoke_bench):
 
 def test_resume_is_bit_for_bit(tmp_path, smoke_bench):
     full = pretrain(make_cfg(tmp_path / "full", smoke_bench, "be", steps=6, method_kw={"extra_negative": True}))
-    cfg = make_cfg(tmp_path / "split", smoke_bench, "be", steps=6, method_kw={"extra_negative": True},
-                   loop_kw={"stop_after": 3})
+    cfg = make_cfg(
+        tmp_path / "split", smoke_bench, "be", steps=6, method_kw={"extra_negative": True}, loop_kw={"stop_after": 3}
+    )
     part = pretrain(cfg)
     assert part.step == 3 and not (part.run_dir / "encoder.pt").exists()
     cfg.loop.stop_after = None
@@ -164,10 +181,43 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_ddp_two_processes_under_torchrun_end_with_identical_parameters(tmp_path, smoke_bench):
     run = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
-           "-m", "tbe_lib.cli", "pretrain", "--method", "be", "--data", str(smoke_bench), "--run-dir", str(run),
-           "--steps", "3", "--batch-size", "4", "--frames", "4", "--stride", "2", "--workers", "0", "--device", "cpu",
-           "--queue-size", "64", "--log-every", "1", "--progress", "log", "--extra-negative"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(_free_port()),
+        "-m",
+        "tbe_lib.cli",
+        "pretrain",
+        "--method",
+        "be",
+        "--data",
+        str(smoke_bench),
+        "--run-dir",
+        str(run),
+        "--steps",
+        "3",
+        "--batch-size",
+        "4",
+        "--frames",
+        "4",
+        "--stride",
+        "2",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--queue-size",
+        "64",
+        "--log-every",
+        "1",
+        "--progress",
+        "log",
+        "--extra-negative",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
@@ -185,14 +235,29 @@ def test_a_training_step_runs_from_jpeg_frame_folders_too(tmp_path, smoke_bench)
     from tbe_lib.data.prepare import prepare
     from tbe_lib.finetune import FinetuneConfig, finetune
 
-    res = prepare(smoke_bench / "lists" / "pretrain.txt", tmp_path / "frames", short_side=None, frames=True,
-                  workers=1, progress=False)
+    res = prepare(
+        smoke_bench / "lists" / "pretrain.txt",
+        tmp_path / "frames",
+        short_side=None,
+        frames=True,
+        workers=1,
+        progress=False,
+    )
     vl = read_list(res.list_path)
     assert vl.format == "frames" and len(vl) == 16 and all(r.num_frames == 16 for r in vl.records)
     out = pretrain(make_cfg(tmp_path / "pt", res.list_path, "be", steps=2))
     assert out.step == 2 and (out.run_dir / "encoder.pt").exists()
-    ft = finetune(FinetuneConfig(run_dir=str(tmp_path / "ft"), init=str(out.run_dir / "encoder.pt"),
-                                 backbone_kwargs=dict(TINY), epochs=1, batch_size=8, device="cpu",
-                                 data=DataConfig(source=str(res.list_path), frames=4, stride=2, workers=0),
-                                 test_splits=(), loop=LoopConfig(checkpoint_every=0, progress="off")))
+    ft = finetune(
+        FinetuneConfig(
+            run_dir=str(tmp_path / "ft"),
+            init=str(out.run_dir / "encoder.pt"),
+            backbone_kwargs=dict(TINY),
+            epochs=1,
+            batch_size=8,
+            device="cpu",
+            data=DataConfig(source=str(res.list_path), frames=4, stride=2, workers=0),
+            test_splits=(),
+            loop=LoopConfig(checkpoint_every=0, progress="off"),
+        )
+    )
     assert ft.results == {}  # trained; no test split asked

@@ -26,6 +26,7 @@ different lengths: the path from a folder of such files to a list, ``tbe data pr
 pretraining with ``be_paper``'s views (``--method be --extra-negative``: anchor, same_frames,
 other_time), finetuning, retrieval and the activation-map views, at tiny settings.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -44,8 +45,24 @@ from tbe_lib.data.listfile import read_list
 from tbe_lib.data.samples import SAMPLE_VIDEOS, sample_videos
 
 CLASSES = {"a": ("bikes", "carphone_pristine"), "b": ("bigbuckbunny", "carphone_distorted")}
-TINY = ["--backbone", "r3d_tiny", "--frames", "4", "--stride", "2", "--size", "32", "--batch-size", "4",
-        "--workers", "0", "--progress", "off", "--seed", "0"]
+TINY = [
+    "--backbone",
+    "r3d_tiny",
+    "--frames",
+    "4",
+    "--stride",
+    "2",
+    "--size",
+    "32",
+    "--batch-size",
+    "4",
+    "--workers",
+    "0",
+    "--progress",
+    "off",
+    "--seed",
+    "0",
+]
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +80,28 @@ def real(tmp_path_factory) -> dict:
 @pytest.fixture(scope="module")
 def encoder(real) -> Path:
     run = real["tmp"] / "pre"
-    assert main(["pretrain", "--method", "be", "--extra-negative", "--data", str(real["list"]), "--resize", "40",
-                 "--steps", "2", "--queue-size", "16", "--run-dir", str(run), *TINY]) == 0
+    assert (
+        main(
+            [
+                "pretrain",
+                "--method",
+                "be",
+                "--extra-negative",
+                "--data",
+                str(real["list"]),
+                "--resize",
+                "40",
+                "--steps",
+                "2",
+                "--queue-size",
+                "16",
+                "--run-dir",
+                str(run),
+                *TINY,
+            ]
+        )
+        == 0
+    )
     return run / "encoder.pt"
 
 
@@ -79,7 +116,11 @@ def test_the_sample_videos_are_what_the_docstring_says():
 def test_list_from_a_folder(real):
     lst = read_list(real["list"])
     assert [(r.path, r.label) for r in lst.records] == [
-        ("a/bikes.mp4", 0), ("a/carphone_pristine.mp4", 0), ("b/bigbuckbunny.mp4", 1), ("b/carphone_distorted.mp4", 1)]
+        ("a/bikes.mp4", 0),
+        ("a/carphone_pristine.mp4", 0),
+        ("b/bigbuckbunny.mp4", 1),
+        ("b/carphone_distorted.mp4", 1),
+    ]
     assert all(lst.resolve(r).is_file() for r in lst.records)
     assert (real["list"].parent / "classes.txt").read_text().split() == ["a", "b"]
 
@@ -107,22 +148,92 @@ def test_pretrain_be_paper_views_on_raw_and_prepared_videos(real, encoder):
     prepared = read_list(prep / real["list"].name)
     assert [r.path for r in prepared.records] == [r.path for r in read_list(real["list"]).records]
     run = real["tmp"] / "pre_prepared"
-    assert main(["pretrain", "--method", "be", "--extra-negative", "--data", str(prep / real["list"].name),
-                 "--steps", "2", "--queue-size", "16", "--run-dir", str(run), *TINY]) == 0
+    assert (
+        main(
+            [
+                "pretrain",
+                "--method",
+                "be",
+                "--extra-negative",
+                "--data",
+                str(prep / real["list"].name),
+                "--steps",
+                "2",
+                "--queue-size",
+                "16",
+                "--run-dir",
+                str(run),
+                *TINY,
+            ]
+        )
+        == 0
+    )
     assert (run / "encoder.pt").is_file()
 
 
 def test_finetune_retrieve_and_activation_maps(real, encoder, capsys):
     ft = real["tmp"] / "ft"
-    assert main(["finetune", "--init", str(encoder), "--data", str(real["list"]), "--train-split", "all",
-                 "--test-splits", "all", "--resize", "40", "--epochs", "1", "--test-clips", "2",
-                 "--run-dir", str(ft), *TINY]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                "--init",
+                str(encoder),
+                "--data",
+                str(real["list"]),
+                "--train-split",
+                "all",
+                "--test-splits",
+                "all",
+                "--resize",
+                "40",
+                "--epochs",
+                "1",
+                "--test-clips",
+                "2",
+                "--run-dir",
+                str(ft),
+                *TINY,
+            ]
+        )
+        == 0
+    )
     res = json.loads((ft / "results.json").read_text())["results"]["all"]
     assert res["n_videos"] == 4 and res["num_clips_per_video"] == 2 and 0 <= res["video_top1"] <= 100
     out = real["tmp"] / "retrieval"
-    assert main(["retrieve", "--checkpoint", str(encoder), "--data", str(real["list"]), "--gallery-split", "all",
-                 "--query-splits", "all", "--background-split", "none", "--frames", "4", "--stride", "2",
-                 "--size", "32", "--num-clips", "2", "--ks", "1", "2", "--workers", "0", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "retrieve",
+                "--checkpoint",
+                str(encoder),
+                "--data",
+                str(real["list"]),
+                "--gallery-split",
+                "all",
+                "--query-splits",
+                "all",
+                "--background-split",
+                "none",
+                "--frames",
+                "4",
+                "--stride",
+                "2",
+                "--size",
+                "32",
+                "--num-clips",
+                "2",
+                "--ks",
+                "1",
+                "2",
+                "--workers",
+                "0",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     rec = json.loads((out / "retrieval.json").read_text())["recall"]["all"]
     assert rec["1"] == 100.0  # each query is in the gallery: its nearest neighbour is itself
 
@@ -132,8 +243,17 @@ def test_finetune_retrieve_and_activation_maps(real, encoder, capsys):
     from tbe_lib.models import model_from_checkpoint
     from tbe_lib.viz import static_views
 
-    cfg = CompareConfig(synthetic=False, data_dirs={"real": str(real["list"])}, conditions={"real": (0,)},
-                        frames=4, stride=2, size=32, resize=40, cam_split="all", workers=0)
+    cfg = CompareConfig(
+        synthetic=False,
+        data_dirs={"real": str(real["list"])},
+        conditions={"real": (0,)},
+        frames=4,
+        stride=2,
+        size=32,
+        resize=40,
+        cam_split="all",
+        workers=0,
+    )
     clips, labels, masks = cam_inputs(cfg, "real", n=4)  # the test-time crops of four sizes of video
     assert clips.shape == (4, 3, 4, 32, 32) and labels.tolist() == [0, 0, 1, 1] and masks is None
     models = {"finetuned": model_from_checkpoint(ft / "model.pt")}

@@ -3,6 +3,7 @@
 The runner is tested on tiny notebooks written into a temporary project with a custom registry;
 the real notebooks 01-02 run under the smoke profile (marked slow, still run in CI).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,7 +54,7 @@ def stream_text(nb_path: Path) -> str:
 def result_of(nb_path: Path) -> dict:
     """The JSON line a test notebook prints (``RESULT {...}``)."""
     line = next(ln for ln in stream_text(nb_path).splitlines() if ln.startswith("RESULT "))
-    return json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT ") :])
 
 
 PROFILES_T = {
@@ -68,20 +69,34 @@ STAGES_T = (
 
 @pytest.fixture()
 def project(tmp_path: Path) -> Path:
-    write_nb(tmp_path / "notebooks" / "a_first.ipynb", 'n = 1\nprofile = "none"\nseed = 0',
-             "import json, sys, os\n"
-             "print('RESULT ' + json.dumps({'value': n * 10, 'profile': profile, 'exe': sys.executable,"
-             " 'papermill': os.environ.get('PAPERMILL_EXECUTION'), 'progress': os.environ.get('TBE_PROGRESS'),"
-             " 'cwd': os.getcwd()}))")
-    write_nb(tmp_path / "notebooks" / "b_second.ipynb", "fail = False\nprofile = 'none'",
-             "x = 1",
-             "if fail:\n    raise ValueError('boom in b')\nprint('RESULT ' + '{\"ok\": true}')")
+    write_nb(
+        tmp_path / "notebooks" / "a_first.ipynb",
+        'n = 1\nprofile = "none"\nseed = 0',
+        "import json, sys, os\n"
+        "print('RESULT ' + json.dumps({'value': n * 10, 'profile': profile, 'exe': sys.executable,"
+        " 'papermill': os.environ.get('PAPERMILL_EXECUTION'), 'progress': os.environ.get('TBE_PROGRESS'),"
+        " 'cwd': os.getcwd()}))",
+    )
+    write_nb(
+        tmp_path / "notebooks" / "b_second.ipynb",
+        "fail = False\nprofile = 'none'",
+        "x = 1",
+        "if fail:\n    raise ValueError('boom in b')\nprint('RESULT ' + '{\"ok\": true}')",
+    )
     return tmp_path
 
 
 def run(project: Path, profile: str = "small", stages=STAGES_T, **kw):
-    res = reproduce(profile, project_root=project, stages=stages, profiles=PROFILES_T, build=False,
-                    log_output=False, log=lambda m: None, **kw)
+    res = reproduce(
+        profile,
+        project_root=project,
+        stages=stages,
+        profiles=PROFILES_T,
+        build=False,
+        log_output=False,
+        log=lambda m: None,
+        **kw,
+    )
     return {r.name: r for r in res}
 
 
@@ -89,9 +104,15 @@ def test_parameters_reach_the_notebook_and_kernel_is_this_python(project: Path, 
     # a user-level "python3" kernelspec of some other Python must not be picked up
     user = tmp_path_factory.mktemp("jupyter-user")
     (user / "kernels" / "python3").mkdir(parents=True)
-    (user / "kernels" / "python3" / "kernel.json").write_text(json.dumps(
-        {"argv": ["/nonexistent/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-         "display_name": "other", "language": "python"}))
+    (user / "kernels" / "python3" / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": ["/nonexistent/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "other",
+                "language": "python",
+            }
+        )
+    )
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(user))
     monkeypatch.setenv("JUPYTER_PREFER_ENV_PATH", "0")  # user dir before the venv's, as outside a venv
     res = run(project)
@@ -175,7 +196,11 @@ def test_registry_errors_are_clear(project: Path) -> None:
     assert set(declared) == {"n", "profile", "seed"}
     # precedence: profile common < command-line override < the stage's own value; undeclared keys dropped
     small = PROFILES_T["small"]
-    assert resolve_parameters(STAGES_T[0], small, declared, {"seed": 7, "data_dir": "x"}) == {"profile": "small", "seed": 7, "n": 2}
+    assert resolve_parameters(STAGES_T[0], small, declared, {"seed": 7, "data_dir": "x"}) == {
+        "profile": "small",
+        "seed": 7,
+        "n": 2,
+    }
     assert resolve_parameters(STAGES_T[0], small, declared, {"n": 9})["n"] == 2
     typo = Stage("a_first", "First", params={"small": {"nn": 2}})
     with pytest.raises(ValueError, match=r"sets \['nn'\].*does not declare"):
@@ -215,7 +240,9 @@ def test_real_registry_notebooks_and_toc_agree() -> None:
         nb = nbformat.read(str(src), as_version=4)
         first_code = next(c for c in nb.cells if c.cell_type == "code")
         assert "parameters" in first_code.metadata.get("tags", []), f"{src.name}: first code cell not tagged"
-        assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{src.name}: commit it without outputs"
+        assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
+            f"{src.name}: commit it without outputs"
+        )
         declared = declared_parameters(src)
         for profile in PROFILES.values():
             resolve_parameters(stage, profile, declared)  # raises on undeclared registry keys
@@ -242,10 +269,15 @@ def test_cli_parses() -> None:
     add_cli(p.add_subparsers(dest="command"))
     args = p.parse_args(["reproduce", "--profile", "smoke", "--only", "01_background_erasing", "02_data", "--force"])
     assert args.profile == "smoke" and args.only == ["01_background_erasing", "02_data"] and args.force
-    args = p.parse_args(["reproduce", "--set", "pretrain_steps=20", 'datasets={"a": "a/a_{split}.txt"}', "device=cuda",
-                         "resize=null"])
-    assert parse_settings(args.set) == {"pretrain_steps": 20, "datasets": {"a": "a/a_{split}.txt"}, "device": "cuda",
-                                        "resize": None}
+    args = p.parse_args(
+        ["reproduce", "--set", "pretrain_steps=20", 'datasets={"a": "a/a_{split}.txt"}', "device=cuda", "resize=null"]
+    )
+    assert parse_settings(args.set) == {
+        "pretrain_steps": 20,
+        "datasets": {"a": "a/a_{split}.txt"},
+        "device": "cuda",
+        "resize": None,
+    }
     with pytest.raises(SystemExit):
         parse_settings(["no_equals_sign"])
     with pytest.raises(SystemExit):
@@ -255,7 +287,9 @@ def test_cli_parses() -> None:
 # ------------------------------------------------------------------------------ slow
 @pytest.mark.slow
 def test_site_build_of_a_tiny_book(tmp_path: Path) -> None:
-    (tmp_path / "_config.yml").write_text('title: "tiny"\nonly_build_toc_files: true\nexecute:\n  execute_notebooks: "off"\n')
+    (tmp_path / "_config.yml").write_text(
+        'title: "tiny"\nonly_build_toc_files: true\nexecute:\n  execute_notebooks: "off"\n'
+    )
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/a_first\n")
     (tmp_path / "book").mkdir()
     (tmp_path / "book" / "intro.md").write_text("# Tiny\n\nA tiny book.\n")
@@ -264,8 +298,15 @@ def test_site_build_of_a_tiny_book(tmp_path: Path) -> None:
     nb.cells.insert(0, new_markdown_cell("# Chapter\n\nThe answer is {glue:text}`answer`."))
     nbformat.write(nb, str(tmp_path / "notebooks" / "a_first.ipynb"))
     stages = (Stage("a_first", "First", params={"small": {"n": 2}}),)
-    reproduce("small", project_root=tmp_path, stages=stages, profiles=PROFILES_T, build=True,
-              log_output=False, log=lambda m: None)
+    reproduce(
+        "small",
+        project_root=tmp_path,
+        stages=stages,
+        profiles=PROFILES_T,
+        build=True,
+        log_output=False,
+        log=lambda m: None,
+    )
     page = tmp_path / "book" / "_build" / "html" / "book" / "a_first.html"
     assert (tmp_path / "book" / "_build" / "html" / "index.html").is_file()
     assert "The answer is" in page.read_text() and ">42<" in page.read_text()  # glued from the executed notebook
@@ -280,9 +321,24 @@ def test_real_notebooks_01_02_run_under_smoke(tmp_path: Path) -> None:
     p = argparse.ArgumentParser()
     add_cli(p.add_subparsers(dest="command"))
     out = tmp_path / "book"
-    args = p.parse_args(["reproduce", "--profile", "smoke", "--only", "01_background_erasing", "02_data",
-                         "--out", str(out), "--data", str(tmp_path / "synth"), "--no-build", "--quiet",
-                         "--root", str(REPO)])
+    args = p.parse_args(
+        [
+            "reproduce",
+            "--profile",
+            "smoke",
+            "--only",
+            "01_background_erasing",
+            "02_data",
+            "--out",
+            str(out),
+            "--data",
+            str(tmp_path / "synth"),
+            "--no-build",
+            "--quiet",
+            "--root",
+            str(REPO),
+        ]
+    )
     assert args.func(args) == 0
     for name in ("01_background_erasing", "02_data"):
         nb = nbformat.read(str(out / f"{name}.ipynb"), as_version=4)
@@ -292,8 +348,11 @@ def test_real_notebooks_01_02_run_under_smoke(tmp_path: Path) -> None:
         injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert injected and 'profile = "smoke"' in injected[0].source
         # both parameter cells are folded on the site (the story first)
-        assert all("hide-input" in c.metadata["tags"] for c in nb.cells
-                   if {"parameters", "injected-parameters"} & set(c.metadata.get("tags", [])))
+        assert all(
+            "hide-input" in c.metadata["tags"]
+            for c in nb.cells
+            if {"parameters", "injected-parameters"} & set(c.metadata.get("tags", []))
+        )
     text = stream_text(out / "01_background_erasing.ipynb")
     assert "static_bg_max = 0.0" in text  # intra-video BE leaves a static background exactly unchanged
     assert "real video carphone_pristine.mp4: centre clip of 8 frames" in text  # BE on a real H.264 clip too

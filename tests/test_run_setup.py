@@ -3,19 +3,19 @@
 Training reads its batches through the same loader as evaluation, so bad files are accounted
 for the same way: the skipped clips of every epoch land in ``metrics.jsonl``, a warning names
 the files, and past ``DataConfig.skip_limit`` the run stops with one clear error."""
+
 from __future__ import annotations
 
 import json
 import warnings
 
 import pytest
+from test_pretrain import TINY, make_cfg
 
 from tbe_lib.data.dataset import TooManyBadFiles
 from tbe_lib.finetune import FinetuneConfig, finetune
 from tbe_lib.pretrain import pretrain
 from tbe_lib.train import LoopConfig, read_metrics
-
-from test_pretrain import TINY, make_cfg
 
 
 def _list_with_bad_files(smoke_bench, tmp_path, n_bad: int):
@@ -41,19 +41,25 @@ def test_pretraining_counts_skipped_clips_per_epoch_and_names_the_files(tmp_path
     assert all(r["step"] % 2 == 0 and r["epoch"] == r["step"] // 2 for r in records)
     assert sum(r["skipped_clips"] for r in records) >= 2  # every epoch meets both bad files at least once...
     assert {p for r in records for p in r["first_bad"]} == set(bad)  # ...and names them
-    assert any("items were replaced because of" in str(w.message) and "corrupt.mp4" in str(w.message)
-               for w in caught)
+    assert any("items were replaced because of" in str(w.message) and "corrupt.mp4" in str(w.message) for w in caught)
 
 
 def test_finetuning_stops_past_the_skip_limit_naming_the_files(tmp_path, smoke_bench):
     lst, bad = _list_with_bad_files(smoke_bench, tmp_path, 2)
     from tbe_lib.config import DataConfig
 
-    cfg = FinetuneConfig(run_dir=str(tmp_path / "ft"), backbone_kwargs=dict(TINY), epochs=2, batch_size=8,
-                         device="cpu", test_splits=(),
-                         data=DataConfig(source=str(lst), frames=4, stride=2, workers=0, on_error="skip",
-                                         skip_limit=0.05),  # 18 videos: at most 1 bad file
-                         loop=LoopConfig(checkpoint_every=0, progress="off"))
+    cfg = FinetuneConfig(
+        run_dir=str(tmp_path / "ft"),
+        backbone_kwargs=dict(TINY),
+        epochs=2,
+        batch_size=8,
+        device="cpu",
+        test_splits=(),
+        data=DataConfig(
+            source=str(lst), frames=4, stride=2, workers=0, on_error="skip", skip_limit=0.05
+        ),  # 18 videos: at most 1 bad file
+        loop=LoopConfig(checkpoint_every=0, progress="off"),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(TooManyBadFiles, match=r"2 of 18 videos could not be read .*corrupt\.mp4.*limit of 5%"):

@@ -1,4 +1,5 @@
 """scripts/setup.sh refuses early, with a clear message, when the disk cannot hold the environment."""
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,9 @@ def test_setup_reports_a_full_disk_before_installing(tmp_path: Path) -> None:
     for name in ("requirements.lock", "pyproject.toml"):
         shutil.copy(ROOT / name, tmp_path / name)
     env = dict(os.environ, TBE_SETUP_NEED_GB=str(10**9))  # more than any disk has
-    out = subprocess.run(["bash", "scripts/setup.sh"], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        ["bash", "scripts/setup.sh"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 1
     assert "MB free on the disk holding" in out.stderr
     assert "TBE_SETUP_NEED_GB=0" in out.stderr
@@ -28,6 +30,7 @@ def test_the_package_declares_a_torch_range_and_the_lock_pins_it() -> None:
     set-up and CI install exactly the tested build (pins in requirements.lock), and set-up never
     lets pip resolve torch from the package's range (--no-deps)."""
     import re
+
     import tomllib
 
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]

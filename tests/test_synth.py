@@ -1,4 +1,5 @@
 """The embedded background-trap benchmark: determinism, files on disk, the trap, fairness, errors."""
+
 import argparse
 import json
 
@@ -83,11 +84,11 @@ def test_masks_cover_the_actor():
     cfg = config_for("smoke")
     for i in range(K):
         frames, meta = render_video(cfg, "train", i)
-        mask = actor_masks(cfg, "train", i)                     # (T, H, W)
+        mask = actor_masks(cfg, "train", i)  # (T, H, W)
         assert mask.shape == frames.shape[:3] and mask.any(axis=(1, 2)).all()
-        far = ~_dilate(mask.any(0), 3)                           # never near the actor
+        far = ~_dilate(mask.any(0), 3)  # never near the actor
         assert far.mean() > 0.2
-        assert (frames[:, far] == frames[:1, far]).all()         # static camera: constant there
+        assert (frames[:, far] == frames[:1, far]).all()  # static camera: constant there
         boxes = np.array(meta["bboxes"])
         ys, xs = np.nonzero(mask[0])
         assert boxes[0].tolist() == [xs.min(), ys.min(), xs.max(), ys.max()]
@@ -157,8 +158,24 @@ def test_generate_refuses_foreign_folder(tmp_path):
 def test_cli(tmp_path):
     parser = argparse.ArgumentParser()
     add_cli(parser.add_subparsers())
-    args = parser.parse_args(["synth", "--out", str(tmp_path / "s"), "--size", "smoke", "--seed", "2",
-                              "--camera", "pan", "--bias", "0.75", "--workers", "1", "--no-progress"])
+    args = parser.parse_args(
+        [
+            "synth",
+            "--out",
+            str(tmp_path / "s"),
+            "--size",
+            "smoke",
+            "--seed",
+            "2",
+            "--camera",
+            "pan",
+            "--bias",
+            "0.75",
+            "--workers",
+            "1",
+            "--no-progress",
+        ]
+    )
     assert args.func(args) == 0
     cfg = json.loads((tmp_path / "s/manifest.json").read_text())["config"]
     assert (cfg["seed"], cfg["camera"], cfg["bias"], cfg["n_train"]) == (2, "pan", 0.75, 16)
@@ -196,7 +213,7 @@ def one_frame(frames, seed=0):
 def affine_flow(frames):
     """Motion features from pairs of consecutive frames: a least-squares affine optical
     flow (brightness constancy) over the whole view -> translation, divergence, curl."""
-    g = frames.astype(np.float32).mean(-1) / 255                 # (N, T, H, W)
+    g = frames.astype(np.float32).mean(-1) / 255  # (N, T, H, W)
     it = g[:, 1:] - g[:, :-1]
     gy, gx = np.gradient((g[:, 1:] + g[:, :-1]) / 2, axis=(2, 3))
     H, W = g.shape[2:]
@@ -217,7 +234,7 @@ def test_trap_single_frame_learns_background(trap):
     _, data = trap
     acc = fit_score(one_frame, data, "train", ["test_same", "test_shift"])
     print("single frame, trained on train:", acc)
-    assert acc["test_same"] > 0.6          # the background predicts the class...
+    assert acc["test_same"] > 0.6  # the background predicts the class...
     assert acc["test_shift"] < 2 * CHANCE  # ...and nothing else in one frame does
 
 

@@ -1,5 +1,6 @@
 """Batched clip augmentation: shapes, per-clip consistency, determinism, exact geometry, and
 that every colour-jitter op really applies (the paper's ColorJitter kept only one)."""
+
 from __future__ import annotations
 
 import pytest
@@ -112,7 +113,9 @@ def test_crop_boxes_and_resized_crop():
         assert torch.allclose(out[0], x[0, :, :, 3:18, 5:25], atol=1e-6)
         assert torch.allclose(out[1], x[1, :, :, 0:15, 0:20], atol=1e-6)
     # downscaling a smooth image: the two methods agree (both antialias), uint8 in -> [0, 1] out
-    smooth = torch.nn.functional.interpolate(torch.rand(2, 3 * 2, 8, 10, generator=gen(2)), size=(60, 80), mode="bilinear")
+    smooth = torch.nn.functional.interpolate(
+        torch.rand(2, 3 * 2, 8, 10, generator=gen(2)), size=(60, 80), mode="bilinear"
+    )
     u8 = (smooth * 255).round().to(torch.uint8).reshape(2, 3, 2, 60, 80)
     big = torch.tensor([[4.0, 2.0, 74.0, 58.0], [10.0, 0.0, 60.0, 40.0]])
     a = resized_crop(u8, big, 16, method="roi_align")
@@ -201,11 +204,13 @@ def test_fused_color_jitter_matches_the_sequential_ops_without_hue():
     f = torch.tensor([[1.2, 0.7, 1.3, 0.0], [0.8, 1.3, 0.6, 0.0]] * 3)
     order = torch.stack([torch.randperm(4, generator=g) for _ in range(6)])
     apply = torch.tensor([True, True, False, True, True, True])
-    torch.testing.assert_close(fused_color_jitter(x, f, order, apply), color_jitter(x, f, order, apply),
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        fused_color_jitter(x, f, order, apply), color_jitter(x, f, order, apply), atol=1e-5, rtol=1e-5
+    )
     # Without clamping these linear ops commute (all keep the mean luma's role): any order agrees.
-    torch.testing.assert_close(fused_color_jitter(x, f, order.flip(1), apply), color_jitter(x, f, order, apply),
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        fused_color_jitter(x, f, order.flip(1), apply), color_jitter(x, f, order, apply), atol=1e-5, rtol=1e-5
+    )
 
 
 def test_fused_hue_is_a_luma_preserving_periodic_rotation():
@@ -229,10 +234,9 @@ def test_fused_hue_is_a_luma_preserving_periodic_rotation():
 def test_fused_and_exact_pipelines_agree_without_hue():
     from tbe_lib.augment.video import VideoAugment
 
-    x = (torch.rand(4, 3, 4, 16, 16, generator=torch.Generator().manual_seed(2)) * 0.4 + 0.3)
+    x = torch.rand(4, 3, 4, 16, 16, generator=torch.Generator().manual_seed(2)) * 0.4 + 0.3
     fused = VideoAugment(16, scale=(1.0, 1.0), ratio=(1.0, 1.0), jitter=(0.2, 0.2, 0.2, 0.0), gray_p=0.5)
-    exact = VideoAugment(16, scale=(1.0, 1.0), ratio=(1.0, 1.0), jitter=(0.2, 0.2, 0.2, 0.0), gray_p=0.5,
-                         color="exact")
+    exact = VideoAugment(16, scale=(1.0, 1.0), ratio=(1.0, 1.0), jitter=(0.2, 0.2, 0.2, 0.0), gray_p=0.5, color="exact")
     a = fused(x, generator=torch.Generator().manual_seed(3))
     b = exact(x, generator=torch.Generator().manual_seed(3))
     torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)

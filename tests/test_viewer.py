@@ -1,5 +1,6 @@
 """Overlays, strips, animations (tbe_lib.viz.overlay), the ipywidgets viewer and the static
 views for the book (tbe_lib.viz.viewer)."""
+
 from __future__ import annotations
 
 import csv
@@ -14,8 +15,10 @@ from tbe_lib.viz.cam import compute_cam
 from tbe_lib.viz.overlay import cam_strip, colorize, overlay, panel_frames, write_animation
 from tbe_lib.viz.viewer import PREDICTED, default_preprocess, static_views
 
-needs_gradcam = pytest.mark.skipif(importlib.util.find_spec("pytorch_grad_cam") is None,
-                                   reason="grad-cam not installed (pip install 'grad-cam>=1.5.4')")
+needs_gradcam = pytest.mark.skipif(
+    importlib.util.find_spec("pytorch_grad_cam") is None,
+    reason="grad-cam not installed (pip install 'grad-cam>=1.5.4')",
+)
 
 T, S = 8, 32
 
@@ -26,7 +29,7 @@ def clips() -> torch.Tensor:
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 120, (3, 3, T, S, S), generator=g, dtype=torch.uint8)
     for t in range(T):
-        x[:, :, t, 8:16, 4 + t:12 + t] = 250
+        x[:, :, t, 8:16, 4 + t : 12 + t] = 250
     return x
 
 
@@ -34,7 +37,7 @@ def clips() -> torch.Tensor:
 def masks() -> torch.Tensor:
     m = torch.zeros(3, T, S, S, dtype=torch.bool)
     for t in range(T):
-        m[:, t, 8:16, 4 + t:12 + t] = True
+        m[:, t, 8:16, 4 + t : 12 + t] = True
     return m
 
 
@@ -43,8 +46,14 @@ def models() -> dict:
     out = {}
     for seed, name in [(0, "random"), (1, "be")]:
         torch.manual_seed(seed)
-        m = build_model("r3d_tiny", head="classifier", num_classes=4, widths=(16, 32, 48, 64),
-                        stem_stride=(1, 2, 2), stem_pool=False)  # (B, 3, 8, 32, 32) -> (B, 64, 1, 2, 2)
+        m = build_model(
+            "r3d_tiny",
+            head="classifier",
+            num_classes=4,
+            widths=(16, 32, 48, 64),
+            stem_stride=(1, 2, 2),
+            stem_pool=False,
+        )  # (B, 3, 8, 32, 32) -> (B, 64, 1, 2, 2)
         with torch.no_grad():
             m.head.fc.weight.normal_(0.0, 1.0)
         out[name] = m.eval()
@@ -73,8 +82,11 @@ def test_cam_strip_is_a_figure_with_one_row_per_model(clips):
     import matplotlib
     import matplotlib.pyplot as plt
 
-    fig = cam_strip(clips[0], {"Random": torch.rand(T, S, S), "MoCo": torch.rand(T, S, S), "BE": torch.rand(T, S, S)},
-                    frames=[0, 3, 7])
+    fig = cam_strip(
+        clips[0],
+        {"Random": torch.rand(T, S, S), "MoCo": torch.rand(T, S, S), "BE": torch.rand(T, S, S)},
+        frames=[0, 3, 7],
+    )
     assert isinstance(fig, matplotlib.figure.Figure)
     assert len(fig.axes) == 4 * 3
     assert [ax.get_ylabel() for ax in fig.axes[::3]] == ["clip", "Random", "MoCo", "BE"]

@@ -21,6 +21,7 @@ GPU, pass a generator on the GPU: the draws then stay there and BE never synchro
 the host), and no in-place aliasing (the static frames are gathered into a separate tensor before mixing,
 so ``inplace=True`` is safe).
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -82,8 +83,15 @@ def sample_be_params(
     return lam, index, donor
 
 
-def _draw(batch: int, frames: int, alpha: float, lam_per_clip: bool, source: str,
-          generator: torch.Generator | None, device: torch.device) -> tuple[Tensor, Tensor, Tensor | None]:
+def _draw(
+    batch: int,
+    frames: int,
+    alpha: float,
+    lam_per_clip: bool,
+    source: str,
+    generator: torch.Generator | None,
+    device: torch.device,
+) -> tuple[Tensor, Tensor, Tensor | None]:
     """The draws of one call, in this order (fixed: it defines the random stream): ``lam``
     ``(B,)`` or ``(1,)``, ``index`` ``(B,)``, and for ``source="inter"`` the permutation
     ``donor`` ``(B,)`` (None for ``"intra"``). Made on the generator's device, moved to ``device``."""

@@ -16,6 +16,7 @@ from the clip itself, with no ground truth:
 The mask is one per clip, the same for all frames (the union of where the actor moves). All
 of it runs on the batch's device, in a few batched ops, with draws from ``generator``.
 """
+
 from __future__ import annotations
 
 import torch

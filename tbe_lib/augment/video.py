@@ -42,6 +42,7 @@ them). The ``color="exact"`` path still selects clips with ``nonzero`` (16 small
 
 :class:`VideoEval` is the test transform: resize the short side, centre crop, normalise.
 """
+
 from __future__ import annotations
 
 import math
@@ -119,15 +120,18 @@ def _flat_sizes(sizes: Tensor | None, lead: tuple[int, ...], height: int, width:
         return None
     sizes = torch.as_tensor(sizes)
     if tuple(sizes.shape) != (*lead, 2):
-        raise ValueError(f"sizes must have shape {(*lead, 2)} (the valid (H, W) of each clip), "
-                         f"got {tuple(sizes.shape)}")
+        raise ValueError(
+            f"sizes must have shape {(*lead, 2)} (the valid (H, W) of each clip), got {tuple(sizes.shape)}"
+        )
     flat = sizes.reshape(-1, 2).long()
     if flat.device.type == "cpu":  # checked only where it costs no device sync
         bad = (flat < 1).any(dim=1) | (flat[:, 0] > height) | (flat[:, 1] > width)
         if bool(bad.any()):
             i = int(bad.nonzero()[0, 0])
-            raise ValueError(f"clip {i}: valid size {tuple(flat[i].tolist())} is outside its padded frame "
-                             f"({height}, {width}); sizes must be (H, W) with 1 <= H <= {height}, 1 <= W <= {width}")
+            raise ValueError(
+                f"clip {i}: valid size {tuple(flat[i].tolist())} is outside its padded frame "
+                f"({height}, {width}); sizes must be (H, W) with 1 <= H <= {height}, 1 <= W <= {width}"
+            )
     return flat
 
 
@@ -297,7 +301,9 @@ def adjust_hue(x: Tensor, shift: Tensor | float) -> Tensor:
     maxc = x.amax(dim=1)  # amax/amin: no argmax indices (several times faster than max)
     delta = maxc - x.amin(dim=1)
     # hue in sextants times delta, then one division: r max -> g-b, g max -> 2d+b-r, b max -> 4d+r-g
-    h = torch.where(maxc == r, g - b, torch.where(maxc == g, (b - r).add_(delta, alpha=2.0), (r - g).add_(delta, alpha=4.0)))
+    h = torch.where(
+        maxc == r, g - b, torch.where(maxc == g, (b - r).add_(delta, alpha=2.0), (r - g).add_(delta, alpha=4.0))
+    )
     h = h.div_(torch.where(delta > 0, delta, 1.0))
     h = h.add_(6.0 * _per_clip(shift, h)).remainder_(6.0)  # rotated hue in [0, 6)
     out = torch.empty_like(x)
@@ -475,8 +481,9 @@ class VideoAugment(nn.Module):
         self.mean, self.std = tuple(mean), tuple(std)
         self.crop_method = crop_method
 
-    def sample_params(self, batch: int, height: int | Tensor, width: int | Tensor,
-                      generator: torch.Generator | None = None) -> dict[str, Tensor]:
+    def sample_params(
+        self, batch: int, height: int | Tensor, width: int | Tensor, generator: torch.Generator | None = None
+    ) -> dict[str, Tensor]:
         """All random parameters of one call, on the generator's device: ``boxes`` (B, 4),
         ``flip`` (B,), ``jitter`` (B,), ``factors`` (B, 4), ``order`` (B, 4), ``gray`` (B,).
         ``height``/``width``: one int, or ``(B,)`` per clip (see :func:`sample_crop_boxes`)."""
@@ -517,8 +524,11 @@ class VideoAugment(nn.Module):
         # Grayscale (per clip) and normalisation are affine too: one more pass over the pixels.
         B = x.shape[0]
         w = _const(_GRAY_WEIGHTS, x.dtype, x.device)
-        G = torch.where(p["gray"].view(B, 1, 1), (torch.ones(3, 1, dtype=x.dtype, device=x.device) @ w.view(1, 3)),
-                        torch.eye(3, dtype=x.dtype, device=x.device))  # (B, 3, 3)
+        G = torch.where(
+            p["gray"].view(B, 1, 1),
+            (torch.ones(3, 1, dtype=x.dtype, device=x.device) @ w.view(1, 3)),
+            torch.eye(3, dtype=x.dtype, device=x.device),
+        )  # (B, 3, 3)
         mean = _const(self.mean, x.dtype, x.device)
         std = _const(self.std, x.dtype, x.device)
         A = G / std.view(1, 3, 1)

@@ -6,6 +6,7 @@ runner with its cache and the site build (:mod:`.runner`), helpers the notebooks
 
 Heavy imports (papermill, jupyter-book) happen inside the functions.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,14 +47,26 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         if args.build_only:
-            build_site(args.root, Path(args.root) / args.out if not Path(args.out).is_absolute() else args.out,
-                       strict=args.strict)
+            build_site(
+                args.root,
+                Path(args.root) / args.out if not Path(args.out).is_absolute() else args.out,
+                strict=args.strict,
+            )
             return 0
-        reproduce(args.profile, only=args.only, force=args.force, out=args.out, data=args.data,
-                  settings=parse_settings(args.set),
-                  project_root=args.root, build=not args.no_build, strict=args.strict,
-                  log_output=not args.quiet, timeout=args.cell_timeout,
-                  log=lambda m: print(m, flush=True))
+        reproduce(
+            args.profile,
+            only=args.only,
+            force=args.force,
+            out=args.out,
+            data=args.data,
+            settings=parse_settings(args.set),
+            project_root=args.root,
+            build=not args.no_build,
+            strict=args.strict,
+            log_output=not args.quiet,
+            timeout=args.cell_timeout,
+            log=lambda m: print(m, flush=True),
+        )
     except StageError as e:
         print(f"tbe reproduce: error: {e}", file=sys.stderr)
         return 1
@@ -74,16 +87,31 @@ def add_cli(subparsers: "argparse._SubParsersAction") -> None:
         f"book/_build/html. Profiles: {profiles}. Notebooks, in order: {', '.join(s.name for s in STAGES)}.",
     )
     p.add_argument("--profile", choices=list(PROFILES), default="cpu", help="sizes of the run (default: %(default)s)")
-    p.add_argument("--only", nargs="+", metavar="NAME", help="execute only these notebooks (names as in notebooks/, no .ipynb)")
+    p.add_argument(
+        "--only", nargs="+", metavar="NAME", help="execute only these notebooks (names as in notebooks/, no .ipynb)"
+    )
     p.add_argument("--force", action="store_true", help="re-execute even when the cache says up to date")
-    p.add_argument("--out", default="book", help="folder of the executed notebooks (default: %(default)s; the site is "
-                   "built only from book/, which _toc.yml reads)")
-    p.add_argument("--data", default=None, help="the experiment's data_dir (the embedded benchmark's folder; for "
-                   "--profile paper, the folder holding the datasets' lists)")
-    p.add_argument("--set", nargs="+", metavar="KEY=VALUE", default=[],
-                   help="override a setting of the experiment (a field of CompareConfig, tbe_lib/experiment/config.py) "
-                   "or a chapter's own parameter; VALUE is JSON (numbers, lists, dicts, null) or else a string, e.g. "
-                   "--set pretrain_steps=2000 'conditions={\"ucf101\": [0, 1]}'")
+    p.add_argument(
+        "--out",
+        default="book",
+        help="folder of the executed notebooks (default: %(default)s; the site is "
+        "built only from book/, which _toc.yml reads)",
+    )
+    p.add_argument(
+        "--data",
+        default=None,
+        help="the experiment's data_dir (the embedded benchmark's folder; for "
+        "--profile paper, the folder holding the datasets' lists)",
+    )
+    p.add_argument(
+        "--set",
+        nargs="+",
+        metavar="KEY=VALUE",
+        default=[],
+        help="override a setting of the experiment (a field of CompareConfig, tbe_lib/experiment/config.py) "
+        "or a chapter's own parameter; VALUE is JSON (numbers, lists, dicts, null) or else a string, e.g. "
+        "--set pretrain_steps=2000 'conditions={\"ucf101\": [0, 1]}'",
+    )
     p.add_argument("--root", default=".", help="project root with _config.yml, _toc.yml and notebooks/ (default: .)")
     p.add_argument("--no-build", action="store_true", help="execute the notebooks but do not build the site")
     p.add_argument("--build-only", action="store_true", help="only build the site from the executed notebooks")

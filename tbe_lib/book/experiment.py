@@ -6,6 +6,7 @@ Every chapter's ``parameters`` cell names a ``profile`` and ``overrides`` (field
 :func:`experiment`; the values are the profile's (:mod:`tbe_lib.experiment.profiles`), so no
 chapter repeats a setting, and the runs of one chapter are reused (not recomputed) by the next.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,15 +16,34 @@ from typing import Any, Mapping, Sequence
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ..experiment import (EXPERIMENT_PROFILES, CompareConfig, ExperimentProfile, data_source, finetune_config,
-                          list_for, profile_config)
+from ..experiment import (
+    EXPERIMENT_PROFILES,
+    CompareConfig,
+    ExperimentProfile,
+    data_source,
+    finetune_config,
+    list_for,
+    profile_config,
+)
 from ..finetune import FinetuneConfig
 from ..train import read_metrics
 from .helpers import ensure_synth, project_path, project_root
 
-__all__ = ["experiment", "book_profile", "benchmark_dir", "motion_check_dir", "motion_check_config", "prepare_data",
-           "main_split", "representative", "run_curves", "plot_curves", "training_minutes", "PAPER_RESULTS",
-           "paper_table"]
+__all__ = [
+    "experiment",
+    "book_profile",
+    "benchmark_dir",
+    "motion_check_dir",
+    "motion_check_config",
+    "prepare_data",
+    "main_split",
+    "representative",
+    "run_curves",
+    "plot_curves",
+    "training_minutes",
+    "PAPER_RESULTS",
+    "paper_table",
+]
 
 # The paper's reported numbers (FingerRec/TBE readme; Kinetics-pretrained I3D, top-1 %), cited.
 PAPER_RESULTS = {
@@ -60,18 +80,29 @@ def motion_check_dir(profile: str) -> Path:
     return project_path(book_profile(profile).run_dir) / "motion_check"
 
 
-def motion_check_config(cfg: CompareConfig, *, profile: str, data: str | Path, frames: int, size: int, epochs: int,
-                        batch: int) -> FinetuneConfig:
+def motion_check_config(
+    cfg: CompareConfig, *, profile: str, data: str | Path, frames: int, size: int, epochs: int, batch: int
+) -> FinetuneConfig:
     """Chapter 2's check that the motion is learnable: the table's ceiling row (``sup_unbiased``,
     the benchmark's finetuning recipe: CompareConfig's defaults) on the benchmark at ``data``
     (whole videos of ``frames`` frames at ``size``), trained for ``epochs`` with ``batch``
     clips; ``cfg`` gives the machine (workers, device)."""
     seed = book_profile(profile).seed
-    recipe = CompareConfig(data_dirs={"static": str(data)}, conditions={"static": (seed,)}, frames=frames, size=size,
-                           finetune_epochs=epochs, finetune_batch=batch, test_clips=1,
-                           test_splits=("test_same", "test_shift"), workers=cfg.workers, device=cfg.device)
-    return dataclasses.replace(finetune_config(recipe, "static", seed, "sup_unbiased"),
-                               run_dir=str(motion_check_dir(profile)))
+    recipe = CompareConfig(
+        data_dirs={"static": str(data)},
+        conditions={"static": (seed,)},
+        frames=frames,
+        size=size,
+        finetune_epochs=epochs,
+        finetune_batch=batch,
+        test_clips=1,
+        test_splits=("test_same", "test_shift"),
+        workers=cfg.workers,
+        device=cfg.device,
+    )
+    return dataclasses.replace(
+        finetune_config(recipe, "static", seed, "sup_unbiased"), run_dir=str(motion_check_dir(profile))
+    )
 
 
 def prepare_data(cfg: CompareConfig) -> None:

@@ -11,6 +11,7 @@
   changes background vs actor pixels), :func:`be_change_levels` (the same without masks, for
   real videos), :func:`denormalize` (augmented views for display).
 """
+
 from __future__ import annotations
 
 import json
@@ -67,8 +68,9 @@ def project_path(path: str | os.PathLike) -> Path:
     return p if p.is_absolute() else project_root() / p
 
 
-def ensure_synth(data_dir: str | os.PathLike, size: str = "default", *, workers: int | None = None,
-                 **overrides: Any) -> Path:
+def ensure_synth(
+    data_dir: str | os.PathLike, size: str = "default", *, workers: int | None = None, **overrides: Any
+) -> Path:
     """The embedded benchmark of preset ``size`` (with ``SynthConfig`` field ``overrides``,
     e.g. ``camera="pan"``) at ``data_dir`` (relative to the project root): generated there
     if absent or from another config, reused as is otherwise. Returns the absolute folder."""
@@ -81,8 +83,10 @@ def ensure_synth(data_dir: str | os.PathLike, size: str = "default", *, workers:
     generate(out, cfg, workers=workers, progress=not in_papermill())
     after = (load_manifest(out) or {}).get("hash")
     if before != after:
-        print(f"generated the embedded benchmark ({size}, {sum(cfg.counts().values())} videos) in {out} "
-              f"in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"generated the embedded benchmark ({size}, {sum(cfg.counts().values())} videos) in {out} "
+            f"in {time.perf_counter() - t0:.1f} s"
+        )
     else:
         print(f"embedded benchmark ({size}, hash {after}) found in {out}")
     return out
@@ -107,8 +111,9 @@ def render_clips(cfg: Any, split: str, indices: Sequence[int]) -> tuple[Tensor, 
     return torch.stack(clips), torch.stack(masks), metas
 
 
-def single_frame_matrix(list_path: str | os.PathLike, *, limit: int = 0, workers: int = 0,
-                        batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+def single_frame_matrix(
+    list_path: str | os.PathLike, *, limit: int = 0, workers: int = 0, batch_size: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
     """One frame per video (the centre frame, decoded from disk by the book's loader) of the
     list at ``list_path``, flattened: features float32 (N, 3*H*W) in [0, 1] and labels (N,).
     ``limit``: use only the first ``limit`` videos (0: all)."""
@@ -175,8 +180,11 @@ def be_change_levels(clip: Tensor, mixed: Tensor) -> dict[str, float]:
     grey level (``unchanged``: where frame j shows what the static frame k shows, e.g. a
     still background) and by 5 or more (``changed``)."""
     diff = 255 * (mixed.float() - clip.float()).abs().amax(0)  # (T, H, W)
-    return {"mean": float(diff.mean()), "unchanged": float((diff < 1).float().mean()),
-            "changed": float((diff >= 5).float().mean())}
+    return {
+        "mean": float(diff.mean()),
+        "unchanged": float((diff < 1).float().mean()),
+        "changed": float((diff >= 5).float().mean()),
+    }
 
 
 def denormalize(x: Tensor, mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> Tensor:

@@ -20,6 +20,7 @@ parameters per profile (a profile missing from ``params`` runs the notebook with
 defaults); list ``book/<name>`` in ``_toc.yml``. A registered notebook whose file does not
 exist yet is skipped by the runner with a message, and the book shows a placeholder page for it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -69,25 +70,39 @@ def _freeze(d: Mapping[str, Any]) -> Mapping[str, Any]:
 # ------------------------------------------------------------------------------- profiles
 #: The book's profiles are the experiment's (tbe_lib/experiment/profiles.py): every notebook is
 #: offered the profile's name, and reads its values from there (tbe_lib.book.experiment).
-PROFILES: Mapping[str, Profile] = _freeze({
-    name: Profile(name, p.description, _freeze({"profile": name})) for name, p in EXPERIMENT_PROFILES.items()
-})
+PROFILES: Mapping[str, Profile] = _freeze(
+    {name: Profile(name, p.description, _freeze({"profile": name})) for name, p in EXPERIMENT_PROFILES.items()}
+)
 
 
 # --------------------------------------------------------------------------------- stages
 STAGES: tuple[Stage, ...] = (
     Stage(
-        "01_background_erasing", "What Background Erasing does to a clip",
+        "01_background_erasing",
+        "What Background Erasing does to a clip",
         params={
             # figures and the pixel check render clips in memory (no data on disk needed)
             "smoke": {"n_videos": 8, "timing_batch": 4, "timing_frames": 8, "timing_size": 32, "timing_repeats": 5},
             "cpu": {"n_videos": 64, "timing_batch": 16, "timing_frames": 16, "timing_size": 112, "timing_repeats": 20},
-            "full": {"n_videos": 256, "timing_batch": 16, "timing_frames": 16, "timing_size": 112, "timing_repeats": 50},
-            "paper": {"n_videos": 256, "timing_batch": 16, "timing_frames": 16, "timing_size": 224, "timing_repeats": 50},
+            "full": {
+                "n_videos": 256,
+                "timing_batch": 16,
+                "timing_frames": 16,
+                "timing_size": 112,
+                "timing_repeats": 50,
+            },
+            "paper": {
+                "n_videos": 256,
+                "timing_batch": 16,
+                "timing_frames": 16,
+                "timing_size": 224,
+                "timing_repeats": 50,
+            },
         },
     ),
     Stage(
-        "02_data", "The data: the embedded background trap and the real datasets",
+        "02_data",
+        "The data: the embedded background trap and the real datasets",
         params={
             # motion_check_epochs: the supervised check that the motion is learnable (40 epochs: ~1 min on 2 cores);
             # chapter 2 always shows the embedded benchmark (under paper: the cpu profile's, benchmark_dir)
@@ -100,13 +115,33 @@ STAGES: tuple[Stage, ...] = (
     # Chapters 3-7 share the experiment (the profile's CompareConfig).
     Stage("03_pretraining", "Self-supervised pretraining: MoCo vs BE", depends=("02_data",)),
     Stage("04_finetuning", "Finetuning, linear probes and the background trap", depends=("03_pretraining",)),
-    Stage("05_retrieval", "Video retrieval", depends=("04_finetuning",),
-          params={"smoke": {"n_queries_shown": 2}, "cpu": {"n_queries_shown": 4}, "full": {"n_queries_shown": 6},
-                  "paper": {"n_queries_shown": 4}}),
-    Stage("06_activation_maps", "Where the models look: activation maps", depends=("04_finetuning",),
-          params={"smoke": {"shown_videos": [0, 1]}, "cpu": {"shown_videos": [0, 3]},
-                  "full": {"shown_videos": [0, 3, 5]}, "paper": {"shown_videos": [0, 1]}}),
-    Stage("07_results", "Results: the paper's table, rebuilt", depends=("04_finetuning", "05_retrieval", "06_activation_maps")),
+    Stage(
+        "05_retrieval",
+        "Video retrieval",
+        depends=("04_finetuning",),
+        params={
+            "smoke": {"n_queries_shown": 2},
+            "cpu": {"n_queries_shown": 4},
+            "full": {"n_queries_shown": 6},
+            "paper": {"n_queries_shown": 4},
+        },
+    ),
+    Stage(
+        "06_activation_maps",
+        "Where the models look: activation maps",
+        depends=("04_finetuning",),
+        params={
+            "smoke": {"shown_videos": [0, 1]},
+            "cpu": {"shown_videos": [0, 3]},
+            "full": {"shown_videos": [0, 3, 5]},
+            "paper": {"shown_videos": [0, 1]},
+        },
+    ),
+    Stage(
+        "07_results",
+        "Results: the paper's table, rebuilt",
+        depends=("04_finetuning", "05_retrieval", "06_activation_maps"),
+    ),
 )
 
 

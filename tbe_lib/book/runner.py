@@ -30,6 +30,7 @@ executed, so ``_toc.yml`` can list all chapters and the site always builds clean
 Finally :func:`build_site` runs ``jupyter-book build`` on the project root (``_config.yml``
 says ``execute_notebooks: off``: nothing is re-executed) into ``book/_build/html``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -77,9 +78,18 @@ class StageError(RuntimeError):
     ``ename``, ``evalue`` and ``failed_path`` (the partial notebook, where papermill adds an
     error banner at the top)."""
 
-    def __init__(self, message: str, *, stage: str, cell_index: int | None = None, exec_count: int | None = None,
-                 ename: str | None = None, evalue: str | None = None, source: str | None = None,
-                 failed_path: Path | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        stage: str,
+        cell_index: int | None = None,
+        exec_count: int | None = None,
+        ename: str | None = None,
+        evalue: str | None = None,
+        source: str | None = None,
+        failed_path: Path | None = None,
+    ):
         super().__init__(message)
         self.stage, self.cell_index, self.exec_count, self.source = stage, cell_index, exec_count, source
         self.ename, self.evalue, self.failed_path = ename, evalue, failed_path
@@ -108,18 +118,28 @@ def library_hash(package_dir: str | os.PathLike | None = None) -> str:
     return tree_digest(Path(package_dir) if package_dir is not None else Path(__file__).resolve().parents[1])
 
 
-def stage_unit(record: Path, notebook: Path | None, params: Mapping[str, Any], profile: str, lib_hash: str,
-               upstream: Sequence[str] = ()) -> Unit:
+def stage_unit(
+    record: Path,
+    notebook: Path | None,
+    params: Mapping[str, Any],
+    profile: str,
+    lib_hash: str,
+    upstream: Sequence[str] = (),
+) -> Unit:
     """One stage as a unit of work (:mod:`tbe_lib.experiment.staleness`): its settings are the
     parameters, the profile and the keys of the upstream stages; its inputs the notebook's
     source and the library. ``notebook=None`` (no source yet) keys as missing, so that
     downstream stages re-run once it appears."""
-    return Unit(record, {"profile": profile, "params": dict(params), "upstream": list(upstream)},
-                {"notebook": file_digest(notebook) if notebook is not None else None, "library": lib_hash})
+    return Unit(
+        record,
+        {"profile": profile, "params": dict(params), "upstream": list(upstream)},
+        {"notebook": file_digest(notebook) if notebook is not None else None, "library": lib_hash},
+    )
 
 
-def stage_key(notebook: Path | None, params: Mapping[str, Any], profile: str, lib_hash: str,
-              upstream: Sequence[str] = ()) -> str:
+def stage_key(
+    notebook: Path | None, params: Mapping[str, Any], profile: str, lib_hash: str, upstream: Sequence[str] = ()
+) -> str:
     """The cache key of one stage (hex, 16 chars): :func:`stage_unit`'s key."""
     return stage_unit(Path(), notebook, params, profile, lib_hash, upstream).key
 
@@ -135,8 +155,10 @@ def declared_parameters(notebook: Path) -> dict[str, str]:
     nb = nbformat.read(str(notebook), as_version=4)
     cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.get("metadata", {}).get("tags", [])]
     if not cells:
-        raise ValueError(f"{notebook}: no code cell tagged 'parameters'; tag the first code cell 'parameters' "
-                         "(JupyterLab: property inspector > cell tags)")
+        raise ValueError(
+            f"{notebook}: no code cell tagged 'parameters'; tag the first code cell 'parameters' "
+            "(JupyterLab: property inspector > cell tags)"
+        )
     src = cells[0].source
     try:
         tree = ast.parse(src)
@@ -144,16 +166,22 @@ def declared_parameters(notebook: Path) -> dict[str, str]:
         raise ValueError(f"{notebook}: the parameters cell is not valid Python (line {e.lineno}: {e.msg})") from None
     out: dict[str, str] = {}
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
         for t in targets:
             if isinstance(t, ast.Name) and getattr(node, "value", None) is not None:
                 out[t.id] = ast.get_source_segment(src, node.value) or ""
     return out
 
 
-def resolve_parameters(stage: Stage, profile: Profile, declared: Mapping[str, Any] | set[str],
-                       overrides: Mapping[str, Any] | None = None,
-                       settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def resolve_parameters(
+    stage: Stage,
+    profile: Profile,
+    declared: Mapping[str, Any] | set[str],
+    overrides: Mapping[str, Any] | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The parameters ``stage`` runs with under ``profile``, from the least to the most
     specific: the profile's common keys that the notebook declares, the command line's
     ``overrides`` (e.g. ``--data`` -> ``data_dir``; kept only where declared), the stage's own
@@ -187,7 +215,9 @@ def check_registry(stages: Sequence[Stage], profiles: Mapping[str, Profile]) -> 
                 raise ValueError(f"registry: stage {s.name!r} depends on {d!r}, which is not registered before it")
         bad = sorted(set(s.params) - set(profiles))
         if bad:
-            raise ValueError(f"registry: stage {s.name!r} has parameters for unknown profiles {bad}; known: {sorted(profiles)}")
+            raise ValueError(
+                f"registry: stage {s.name!r} has parameters for unknown profiles {bad}; known: {sorted(profiles)}"
+            )
         seen.add(s.name)
 
 
@@ -247,9 +277,17 @@ def _stream_papermill(enabled: bool) -> Iterator[None]:
         logger.propagate = old_propagate
 
 
-def execute_stage(name: str, source: Path, out_dir: Path, params: Mapping[str, Any], *,
-                  project_root: Path, log_output: bool = True, kernel_name: str = KERNEL_NAME,
-                  timeout: float | None = None) -> Path:
+def execute_stage(
+    name: str,
+    source: Path,
+    out_dir: Path,
+    params: Mapping[str, Any],
+    *,
+    project_root: Path,
+    log_output: bool = True,
+    kernel_name: str = KERNEL_NAME,
+    timeout: float | None = None,
+) -> Path:
     """Execute ``source`` with papermill into ``out_dir/<name>.ipynb`` (atomically).
 
     On a failing cell: the partial notebook becomes ``out_dir/<name>.failed.ipynb`` and
@@ -265,9 +303,15 @@ def execute_stage(name: str, source: Path, out_dir: Path, params: Mapping[str, A
     with _kernel_env(project_root), _stream_papermill(log_output):
         try:
             pm.execute_notebook(
-                str(source), str(running), parameters=dict(params), kernel_name=kernel_name,
-                log_output=log_output, progress_bar=False, cwd=str(source.parent),
-                execution_timeout=timeout, report_mode=False,
+                str(source),
+                str(running),
+                parameters=dict(params),
+                kernel_name=kernel_name,
+                log_output=log_output,
+                progress_bar=False,
+                cwd=str(source.parent),
+                execution_timeout=timeout,
+                report_mode=False,
             )
         except PapermillExecutionError as e:
             if running.exists():
@@ -278,8 +322,13 @@ def execute_stage(name: str, source: Path, out_dir: Path, params: Mapping[str, A
                 f"notebook {name} ({source}) failed in cell {e.cell_index} (In [{e.exec_count}], starting "
                 f"`{code[:80]}`): {e.ename}: {first_line}\n  the partial notebook is kept in {failed} "
                 "(open it and look for the error cell); earlier notebooks' outputs are intact",
-                stage=name, cell_index=e.cell_index, exec_count=e.exec_count, ename=e.ename, evalue=e.evalue,
-                source=str(e.source), failed_path=failed,
+                stage=name,
+                cell_index=e.cell_index,
+                exec_count=e.exec_count,
+                ename=e.ename,
+                evalue=e.evalue,
+                source=str(e.source),
+                failed_path=failed,
             ) from None
         except BaseException:  # kernel death, timeout, Ctrl-C: keep what ran for inspection
             if running.exists():
@@ -327,15 +376,19 @@ def write_placeholders(stages: Sequence[Stage], out_dir: Path, project_root: Pat
         if md.is_file() and not ours:
             continue  # a hand-written page of that name: leave it
         src = project_root / s.source
-        reason = ("its notebook does not exist yet." if not src.is_file()
-                  else "run `tbe reproduce` (or `make book`) to execute it.")
+        reason = (
+            "its notebook does not exist yet."
+            if not src.is_file()
+            else "run `tbe reproduce` (or `make book`) to execute it."
+        )
         md.write_text(_placeholder_text(s, reason))
         written.append(s.name)
     return written
 
 
-def _split_settings(root: Path, stages: Sequence[Stage], profile: str, settings: Mapping[str, Any],
-                    data: str | os.PathLike | None) -> tuple[dict[str, Any], dict[str, Any]]:
+def _split_settings(
+    root: Path, stages: Sequence[Stage], profile: str, settings: Mapping[str, Any], data: str | os.PathLike | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """``--set`` values as (experiment overrides, chapters' own parameters): keys that are
     fields of ``CompareConfig`` (and ``--data``, as ``data_dir``) go to every notebook's
     ``overrides``, checked against the profile's experiment; the others must be declared by a
@@ -349,9 +402,11 @@ def _split_settings(root: Path, stages: Sequence[Stage], profile: str, settings:
         known = set().union(*(declared_parameters(root / s.source) for s in stages if (root / s.source).is_file()))
         unknown = sorted(set(own) - known)
         if unknown:
-            raise ValueError(f"--set: no notebook declares {unknown}, and they are not settings of the experiment. "
-                             f"Experiment settings (CompareConfig fields): {', '.join(sorted(fields))}. "
-                             f"Chapters' own parameters: {', '.join(sorted(known - {'profile', 'overrides'}))}")
+            raise ValueError(
+                f"--set: no notebook declares {unknown}, and they are not settings of the experiment. "
+                f"Experiment settings (CompareConfig fields): {', '.join(sorted(fields))}. "
+                f"Chapters' own parameters: {', '.join(sorted(known - {'profile', 'overrides'}))}"
+            )
     if experiment and profile in EXPERIMENT_PROFILES:
         try:
             profile_config(profile, experiment)
@@ -430,15 +485,22 @@ def reproduce(
         if only and stage.name not in only:
             results.append(StageResult(stage.name, "not-selected", key=key))
             continue
-        stale_up = [d for d in stage.depends
-                    if (read_record(cache_dir / f"{d}.json") or {}).get("key") != keys[d]
-                    and (root / next(s for s in stages if s.name == d).source).is_file()]
+        stale_up = [
+            d
+            for d in stage.depends
+            if (read_record(cache_dir / f"{d}.json") or {}).get("key") != keys[d]
+            and (root / next(s for s in stages if s.name == d).source).is_file()
+        ]
         if stale_up:
-            log(f"{tag}: warning: upstream {', '.join(stale_up)} not up to date for profile {profile} "
-                "(run without --only to refresh)")
+            log(
+                f"{tag}: warning: upstream {', '.join(stale_up)} not up to date for profile {profile} "
+                "(run without --only to refresh)"
+            )
         if not force and differences(unit) == [] and final.is_file():
             record = read_record(record_path) or {}
-            log(f"{tag}: up to date (key {key}, ran {_fmt_s(record.get('seconds', 0.0))} on {record.get('finished', '?')}): skipped")
+            log(
+                f"{tag}: up to date (key {key}, ran {_fmt_s(record.get('seconds', 0.0))} on {record.get('finished', '?')}): skipped"
+            )
             stale = out_dir / f"{stage.name}.failed.ipynb"
             if stale.exists():  # from a run with other inputs; the good copy is current
                 stale.unlink()
@@ -472,8 +534,14 @@ def reproduce(
 
 
 # ---------------------------------------------------------------------------------- build
-def build_site(project_root: str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
-               strict: bool = False, all_pages: bool = False, log: Callable[[str], None] = print) -> Path:
+def build_site(
+    project_root: str | os.PathLike,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    strict: bool = False,
+    all_pages: bool = False,
+    log: Callable[[str], None] = print,
+) -> Path:
     """``jupyter-book build`` of ``project_root`` (its ``_config.yml``/``_toc.yml``) into
     ``out_dir/_build/html`` (default ``project_root/book``); returns the html folder.
     ``strict``: Sphinx warnings are errors; warnings about glue references (a number of
@@ -484,8 +552,15 @@ def build_site(project_root: str | os.PathLike, out_dir: str | os.PathLike | Non
     for f in ("_config.yml", "_toc.yml"):
         if not (root / f).is_file():
             raise BuildError(f"{root / f} not found: jupyter-book needs _config.yml and _toc.yml at the project root")
-    cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(root),
-           "--path-output", str(out)]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from jupyter_book.cli.main import main; main()",
+        "build",
+        str(root),
+        "--path-output",
+        str(out),
+    ]
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
     if all_pages:
@@ -502,5 +577,7 @@ def build_site(project_root: str | os.PathLike, out_dir: str | os.PathLike | Non
         log(f"[reproduce] build {w.strip()}")
     missing_glue = [w for w in warnings if "glue" in w.lower()]
     if missing_glue:  # a number of the prose would silently be missing from the page
-        raise BuildError("the prose refers to glued values the executed notebooks do not have:\n" + "\n".join(missing_glue))
+        raise BuildError(
+            "the prose refers to glued values the executed notebooks do not have:\n" + "\n".join(missing_glue)
+        )
     return html

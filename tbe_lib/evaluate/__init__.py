@@ -7,6 +7,7 @@
 
 Plotting imports matplotlib lazily; nothing here downloads anything.
 """
+
 from .classification import (
     ClassificationReport,
     aggregate_clips,

@@ -1,4 +1,5 @@
 """Input checks shared by the evaluation functions: arrays or tensors in, tensors out."""
+
 from __future__ import annotations
 
 from typing import Any

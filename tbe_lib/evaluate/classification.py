@@ -10,6 +10,7 @@ Two levels of accuracy are reported separately and must not be confused:
 All percentages are in [0, 100]. Inputs may be tensors or NumPy arrays; logits may be raw
 logits or log-probabilities (``softmax`` of either gives the same probabilities).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -135,9 +136,7 @@ def video_level_logits(
 
 
 @torch.no_grad()
-def aggregate_clips(
-    clip_logits: Any, video_ids: Any, reduce: Reduce = "softmax_mean"
-) -> tuple[Tensor, Tensor]:
+def aggregate_clips(clip_logits: Any, video_ids: Any, reduce: Reduce = "softmax_mean") -> tuple[Tensor, Tensor]:
     """Per-video scores from per-clip scores, for arbitrary integer video ids.
 
     Args:
@@ -194,7 +193,9 @@ def per_class_accuracy(preds: Any, labels: Any, num_classes: int) -> Tensor:
     """(C,) float64 accuracy (%) of each true class; ``nan`` for classes absent from ``labels``."""
     cm = confusion_matrix(preds, labels, num_classes).double()
     support = cm.sum(dim=1)
-    return torch.where(support > 0, cm.diagonal() / support.clamp(min=1) * 100.0, torch.full_like(support, float("nan")))
+    return torch.where(
+        support > 0, cm.diagonal() / support.clamp(min=1) * 100.0, torch.full_like(support, float("nan"))
+    )
 
 
 @torch.no_grad()
@@ -261,8 +262,15 @@ def plot_confusion(
     if annotate_threshold is not None:
         off = ~np.eye(c, dtype=bool) & (m > annotate_threshold)
         for i, j in zip(*np.nonzero(off)):
-            ax.text(j, i, f"{m[i, j]:.2f}" if normalize else f"{int(m[i, j])}",
-                    ha="center", va="center", fontsize=6, color="white" if m[i, j] > 0.5 * m.max() else "black")
+            ax.text(
+                j,
+                i,
+                f"{m[i, j]:.2f}" if normalize else f"{int(m[i, j])}",
+                ha="center",
+                va="center",
+                fontsize=6,
+                color="white" if m[i, j] > 0.5 * m.max() else "black",
+            )
     if title:
         ax.set_title(title)
     fig.tight_layout()

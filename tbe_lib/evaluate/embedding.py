@@ -10,6 +10,7 @@ here with ``colorsys`` so that seaborn is not needed.
 background photograph: clusters that follow the backgrounds rather than the classes show a
 representation that learned the background shortcut.
 """
+
 from __future__ import annotations
 
 import colorsys
@@ -84,10 +85,10 @@ def embed_2d(
     raise ValueError(f"method must be 'tsne', 'umap' or 'pca', got {method!r}")
 
 
-def hls_palette(n: int, h: float = 0.01, l: float = 0.6, s: float = 0.65) -> list[tuple[float, float, float]]:
+def hls_palette(n: int, h: float = 0.01, lightness: float = 0.6, s: float = 0.65) -> list[tuple[float, float, float]]:
     """``n`` evenly spaced hues (seaborn's ``hls_palette`` defaults), as RGB tuples."""
     hues = (np.linspace(0, 1, n + 1)[:-1] + h) % 1
-    return [colorsys.hls_to_rgb(float(hh), l, s) for hh in hues]
+    return [colorsys.hls_to_rgb(float(hh), lightness, s) for hh in hues]
 
 
 def plot_embedding(
@@ -142,11 +143,19 @@ def plot_embedding(
         ax.scatter(pts[m, 0], pts[m, 1], s=point_size, color=colour, label=name(c), linewidths=0, alpha=0.85)
         if annotate:
             mx, my = np.median(pts[m], axis=0)
-            ax.text(mx, my, name(c), fontsize=8, ha="center", va="center",
-                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec=colour, alpha=0.7, lw=0.8))
+            ax.text(
+                mx,
+                my,
+                name(c),
+                fontsize=8,
+                ha="center",
+                va="center",
+                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec=colour, alpha=0.7, lw=0.8),
+            )
     if legend if legend is not None else len(cats) <= 20:
         ax.legend(fontsize=7, markerscale=1.5, loc="best", frameon=False)
-    ax.set_xticks([]); ax.set_yticks([])
+    ax.set_xticks([])
+    ax.set_yticks([])
     if title:
         ax.set_title(title)
     return fig
@@ -170,8 +179,9 @@ def plot_embedding_pair(
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 6))
     plot_embedding(xy, class_labels, names=class_names, ax=a, title="coloured by action class", point_size=point_size)
-    plot_embedding(xy, background_labels, names=background_names, ax=b, title="coloured by background",
-                   point_size=point_size)
+    plot_embedding(
+        xy, background_labels, names=background_names, ax=b, title="coloured by background", point_size=point_size
+    )
     if title:
         fig.suptitle(title)
     fig.tight_layout()

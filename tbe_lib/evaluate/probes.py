@@ -14,6 +14,7 @@ scores near chance, one that encodes it scores high.
 The kNN classifier uses cosine similarity, computed in torch in chunks (same code as the
 retrieval metric).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -61,8 +62,10 @@ class ProbeResult:
     predictions: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        d = {k: getattr(self, k) for k in
-             ("accuracy", "chance", "majority", "C", "num_classes", "n_train", "n_test", "target", "converged")}
+        d = {
+            k: getattr(self, k)
+            for k in ("accuracy", "chance", "majority", "C", "num_classes", "n_train", "n_test", "target", "converged")
+        }
         d["val_accuracy"] = {str(k): v for k, v in self.val_accuracy.items()}
         return d
 
@@ -246,8 +249,9 @@ def knn_predict(
 
 
 @torch.no_grad()
-def knn_accuracy(train_feats: Any, train_labels: Any, test_feats: Any, test_labels: Any, k: int = 20,
-                 **options: Any) -> float:
+def knn_accuracy(
+    train_feats: Any, train_labels: Any, test_feats: Any, test_labels: Any, k: int = 20, **options: Any
+) -> float:
     """Accuracy (%) of the cosine kNN classifier of :func:`knn_predict` on the test set
     (``options``: ``weighting``, ``temperature``, ``chunk_size``, ``device``, as there)."""
     pred = knn_predict(train_feats, train_labels, test_feats, k, **options)

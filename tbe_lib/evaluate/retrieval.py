@@ -17,6 +17,7 @@ similarity, which one is returned (and in what order) is unspecified and may dif
 CPU and GPU, and from NumPy's ``argsort``. With real-valued features exact ties only happen
 for duplicated gallery vectors, where it matters only if the duplicates carry different labels.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -50,9 +51,7 @@ def _check_k(k: int, n_gallery: int) -> None:
         raise ValueError(f"k={k} is larger than the gallery size ({n_gallery} items); use k <= {n_gallery}")
 
 
-def _topk_cosine(
-    q: Tensor, g: Tensor, k: int, chunk_size: int
-) -> tuple[Tensor, Tensor]:
+def _topk_cosine(q: Tensor, g: Tensor, k: int, chunk_size: int) -> tuple[Tensor, Tensor]:
     """Top-k cosine similarities of each row of ``q`` (Nq, D) among rows of ``g`` (Ng, D).
 
     Both on the same device. Returns ``(indices (Nq, k) int64, similarities (Nq, k))``,
@@ -65,10 +64,10 @@ def _topk_cosine(
     idx = torch.empty(q.shape[0], k, dtype=torch.long, device=q.device)
     sim = torch.empty(q.shape[0], k, dtype=dtype, device=q.device)
     for start in range(0, q.shape[0], chunk_size):
-        s = q[start:start + chunk_size] @ g_t  # (chunk, Ng)
+        s = q[start : start + chunk_size] @ g_t  # (chunk, Ng)
         top = torch.topk(s, k, dim=1, largest=True, sorted=True)
-        sim[start:start + chunk_size] = top.values
-        idx[start:start + chunk_size] = top.indices
+        sim[start : start + chunk_size] = top.values
+        idx[start : start + chunk_size] = top.indices
     return idx, sim
 
 

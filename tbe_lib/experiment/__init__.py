@@ -49,24 +49,74 @@ Layers, each using only the ones above it:
 
 ``tbe compare`` (:mod:`tbe_lib.compare`) and the book (:mod:`tbe_lib.book`) sit on top.
 """
+
 from __future__ import annotations
 
 from .cam import CamClips, CamConfig, load_clips, measure_actor_mass
 from .config import ROW_LABELS, ROWS, SSL_ROWS, CompareConfig, all_rows, setting_doc, setting_names
-from .plan import (STAGES, Step, cam_clips, cam_config, cam_inputs, class_names_for, data_source, encoder_path,
-                   finetune_config, list_for, pretrain_config, retrieval_config, run_step, seed_dir, steps)
+from .plan import (
+    STAGES,
+    Step,
+    cam_clips,
+    cam_config,
+    cam_inputs,
+    class_names_for,
+    data_source,
+    encoder_path,
+    finetune_config,
+    list_for,
+    pretrain_config,
+    retrieval_config,
+    run_step,
+    seed_dir,
+    steps,
+)
 from .profiles import EXPERIMENT_PROFILES, ExperimentProfile, profile_config, rooted
 from .run import bring_up_to_date, ensure_data, retire_if_changed, run_comparison
 from .staleness import Unit, config_changes, differences, file_digest, tree_digest, write_record
 from .table import collect_table, summarise
 
 __all__ = [
-    "CompareConfig", "ROWS", "SSL_ROWS", "ROW_LABELS", "all_rows", "setting_names", "setting_doc",
-    "ExperimentProfile", "EXPERIMENT_PROFILES", "profile_config", "rooted",
-    "STAGES", "Step", "steps", "run_step", "data_source", "list_for", "class_names_for", "seed_dir",
-    "pretrain_config", "encoder_path", "finetune_config", "retrieval_config", "cam_clips", "cam_config", "cam_inputs",
-    "CamClips", "CamConfig", "load_clips", "measure_actor_mass",
-    "run_comparison", "bring_up_to_date", "retire_if_changed", "ensure_data",
-    "Unit", "differences", "write_record", "file_digest", "tree_digest", "config_changes",
-    "collect_table", "summarise",
+    "CompareConfig",
+    "ROWS",
+    "SSL_ROWS",
+    "ROW_LABELS",
+    "all_rows",
+    "setting_names",
+    "setting_doc",
+    "ExperimentProfile",
+    "EXPERIMENT_PROFILES",
+    "profile_config",
+    "rooted",
+    "STAGES",
+    "Step",
+    "steps",
+    "run_step",
+    "data_source",
+    "list_for",
+    "class_names_for",
+    "seed_dir",
+    "pretrain_config",
+    "encoder_path",
+    "finetune_config",
+    "retrieval_config",
+    "cam_clips",
+    "cam_config",
+    "cam_inputs",
+    "CamClips",
+    "CamConfig",
+    "load_clips",
+    "measure_actor_mass",
+    "run_comparison",
+    "bring_up_to_date",
+    "retire_if_changed",
+    "ensure_data",
+    "Unit",
+    "differences",
+    "write_record",
+    "file_digest",
+    "tree_digest",
+    "config_changes",
+    "collect_table",
+    "summarise",
 ]

@@ -4,6 +4,7 @@
 geometry); :class:`CamConfig` adds the models and the file the measure goes to. Both are made
 from a :class:`~tbe_lib.experiment.CompareConfig` by :mod:`.plan`; nothing here reads one.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,8 +61,9 @@ class CamConfig:
 def load_clips(c: CamClips) -> tuple[Tensor, Tensor, Tensor | None]:
     """The clips, uint8 (N, 3, T, S, S); their labels (N,); and, with ``c.masks``, the actor
     masks of the same frames, bool (N, T, S, S) (else ``None``)."""
-    ds = ClipDataset(resolve_list(c.data, c.split), ClipSampler(frames=c.frames, stride=c.stride, mode="center"),
-                     root=c.root)
+    ds = ClipDataset(
+        resolve_list(c.data, c.split), ClipSampler(frames=c.frames, stride=c.stride, mode="center"), root=c.root
+    )
     items = [ds[i] for i in range(min(c.n_videos, len(ds)))]
     batch = collate_clips(items)  # clips (N, 3, T, H, W) uint8, padded when the videos' sizes differ
     clips, labels = batch.clips, batch.labels
@@ -74,8 +76,10 @@ def load_clips(c: CamClips) -> tuple[Tensor, Tensor, Tensor | None]:
     index_of = dict(zip(meta.path[in_split], meta["index"][in_split]))
     all_masks = load_masks(c.data, c.split)  # (N_split, T_video, H, W)
     if tuple(all_masks.shape[-2:]) != (c.size, c.size):
-        raise ValueError(f"actor masks are {tuple(all_masks.shape[-2:])} but the classifiers see {c.size}x{c.size} "
-                         "crops; measure the benchmark at its own size (finetune_size = the videos' size)")
+        raise ValueError(
+            f"actor masks are {tuple(all_masks.shape[-2:])} but the classifiers see {c.size}x{c.size} "
+            "crops; measure the benchmark at its own size (finetune_size = the videos' size)"
+        )
     rows = [int(index_of[ds.videos.records[it.index].path]) for it in items]
     t = center_clip(all_masks.shape[1], c.frames, c.stride)
     return clips, labels, torch.from_numpy(np.ascontiguousarray(all_masks[rows][:, t]))
@@ -95,11 +99,18 @@ def measure_actor_mass(cc: CamConfig) -> Path:
         set_cam_layer(model, x.shape[1:])
         res = compute_cam(model, x, None)
         mass, area = actor_mass(res.maps, masks), actor_area_share(masks)
-        rows[row] = {"actor_mass": float(mass.nanmean()), "actor_area": float(area.nanmean()),
-                     "actor_mass_ratio": float((mass / area).nanmean()),
-                     "pred_acc": float((res.classes.cpu() == labels).float().mean() * 100),
-                     "model_sha256": file_digest(path)}
+        rows[row] = {
+            "actor_mass": float(mass.nanmean()),
+            "actor_area": float(area.nanmean()),
+            "actor_mass_ratio": float((mass / area).nanmean()),
+            "pred_acc": float((res.classes.cpu() == labels).float().mean() * 100),
+            "model_sha256": file_digest(path),
+        }
     out = Path(cc.out)
-    out.write_text(json.dumps({"rows": rows, "split": cc.clips.split, "n_videos": int(len(labels)),
-                               "method": CAM_METHOD}, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {"rows": rows, "split": cc.clips.split, "n_videos": int(len(labels)), "method": CAM_METHOD}, indent=2
+        )
+        + "\n"
+    )
     return out

@@ -9,6 +9,7 @@ runs (:mod:`.plan`). A new setting is a new field here and nothing else.
 The rows of the table (``random``, the registered pretraining methods and their variants,
 the supervised floor and ceiling) and their labels are defined here too.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,16 +23,28 @@ from ..config import OPTIMIZERS
 from ..data.synth.config import PRESETS
 from ..methods import ROW_SPECS
 
-__all__ = ["CompareConfig", "ROWS", "SSL_ROWS", "ROW_LABELS", "all_rows", "setting_names", "setting_doc",
-           "setting_choices", "setting_types"]
+__all__ = [
+    "CompareConfig",
+    "ROWS",
+    "SSL_ROWS",
+    "ROW_LABELS",
+    "all_rows",
+    "setting_names",
+    "setting_doc",
+    "setting_choices",
+    "setting_types",
+]
 
 #: Pretraining rows, read live from the method registry (tbe_lib/methods): every registered
 #: method and its variants, in registration order (row -> (label, method, MethodConfig overrides)).
 SSL_ROWS: Mapping[str, tuple[str, str, Mapping[str, Any]]] = ROW_SPECS
 #: The rows of the paper's table that a comparison runs by default (the book's).
 ROWS = ("random", "moco", "be", "be_inter", "sup_biased", "sup_unbiased")
-_REFERENCE_LABELS = {"random": "Random init", "sup_biased": "Supervised, biased train (floor)",
-                     "sup_unbiased": "Supervised, unbiased train (ceiling)"}
+_REFERENCE_LABELS = {
+    "random": "Random init",
+    "sup_biased": "Supervised, biased train (floor)",
+    "sup_unbiased": "Supervised, unbiased train (ceiling)",
+}
 # Rows that need the embedded benchmark's ground truth (the unbiased split) or that are, on
 # real data, the ``random`` row itself: left out when ``synthetic=False``.
 _BENCHMARK_ONLY_ROWS = ("sup_biased", "sup_unbiased")
@@ -79,44 +92,68 @@ class CompareConfig:
     an error naming the field."""
 
     # ------------------------------------------------------------------ where
-    out_dir: str = _setting("runs/compare", "where the runs go: <out_dir>/<condition>/seed<s>/{pretrain,finetune,"
-                            "retrieval}_<row>, actor_mass.json, table.csv")
-    data_dir: str = _setting("data", "the data folder: '{data_dir}' in data_dirs stands for it; a condition without a "
-                             "data_dirs entry uses <data_dir>/synth-<synth_size>-<condition> (made if missing)")
-    synth_size: str = _setting("default", "preset of the embedded benchmark that is generated for each condition",
-                               choices=lambda: tuple(sorted(PRESETS)))
-    data_dirs: dict[str, str] = _setting({}, "condition -> its data: a benchmark folder, a folder with "
-                                         "lists/<split>.txt, or a list template with {split} (e.g. data_lists/ucf101/"
-                                         "ucf101_video_{split}_split1.txt); '{data_dir}' stands for data_dir")
+    out_dir: str = _setting(
+        "runs/compare",
+        "where the runs go: <out_dir>/<condition>/seed<s>/{pretrain,finetune,"
+        "retrieval}_<row>, actor_mass.json, table.csv",
+    )
+    data_dir: str = _setting(
+        "data",
+        "the data folder: '{data_dir}' in data_dirs stands for it; a condition without a "
+        "data_dirs entry uses <data_dir>/synth-<synth_size>-<condition> (made if missing)",
+    )
+    synth_size: str = _setting(
+        "default",
+        "preset of the embedded benchmark that is generated for each condition",
+        choices=lambda: tuple(sorted(PRESETS)),
+    )
+    data_dirs: dict[str, str] = _setting(
+        {},
+        "condition -> its data: a benchmark folder, a folder with "
+        "lists/<split>.txt, or a list template with {split} (e.g. data_lists/ucf101/"
+        "ucf101_video_{split}_split1.txt); '{data_dir}' stands for data_dir",
+    )
     roots: dict[str, str] = _setting({}, "condition -> the videos' root, overriding the one its lists name")
     # ------------------------------------------------------------------ what
-    conditions: dict[str, tuple[int, ...]] = _setting({"static": (0, 1, 2), "jitter": (0,)},
-                                                      "condition -> its seeds (a camera setting of the benchmark, or a "
-                                                      "dataset with synthetic=False)")
-    rows: tuple[str, ...] = _setting(ROWS, "rows of the table (default: the paper's); every registered method and "
-                                     "variant is a row", choices=all_rows)
-    pretrain_from: dict[str, str] = _setting({}, "condition -> the condition whose pretrained encoders it finetunes "
-                                             "(the paper: hmdb51 <- ucf101); entries for absent conditions are ignored")
-    synthetic: bool = _setting(True, "the embedded benchmark (its ground truth gives the supervised floor and ceiling, "
-                               "the background probe and the actor mass); false for real datasets")
+    conditions: dict[str, tuple[int, ...]] = _setting(
+        {"static": (0, 1, 2), "jitter": (0,)},
+        "condition -> its seeds (a camera setting of the benchmark, or a dataset with synthetic=False)",
+    )
+    rows: tuple[str, ...] = _setting(
+        ROWS, "rows of the table (default: the paper's); every registered method and variant is a row", choices=all_rows
+    )
+    pretrain_from: dict[str, str] = _setting(
+        {},
+        "condition -> the condition whose pretrained encoders it finetunes "
+        "(the paper: hmdb51 <- ucf101); entries for absent conditions are ignored",
+    )
+    synthetic: bool = _setting(
+        True,
+        "the embedded benchmark (its ground truth gives the supervised floor and ceiling, "
+        "the background probe and the actor mass); false for real datasets",
+    )
     pretrain_split: str = _setting("pretrain", "split that pretraining reads")
     train_split: str = _setting("train", "split that finetuning trains on (and the retrieval gallery)")
-    test_splits: tuple[str, ...] = _setting(("test_same", "test_shift"), "splits evaluated after finetuning and "
-                                            "queried in retrieval")
-    unbiased_split: str | None = _setting("train_unbiased", "split of the supervised ceiling (sup_unbiased); none "
-                                          "on real data")
+    test_splits: tuple[str, ...] = _setting(
+        ("test_same", "test_shift"), "splits evaluated after finetuning and queried in retrieval"
+    )
+    unbiased_split: str | None = _setting(
+        "train_unbiased", "split of the supervised ceiling (sup_unbiased); none on real data"
+    )
     background_split: str | None = _setting("train_unbiased", "split of the background probe; none on real data")
     cam_split: str = _setting("test_shift", "split whose videos' activation maps are measured")
     cam_videos: int = _setting(64, "videos of cam_split whose Grad-CAM maps are measured per model")
     # ------------------------------------------------------------------ model and clips
     backbone: str = _setting("r3d_tiny", "backbone of every row (c3d, r3d_18, r2plus1d_18, s3d, i3d, r3d_tiny)")
-    backbone_kwargs: dict[str, Any] = _setting({}, "keyword arguments of the backbone (JSON), e.g. "
-                                               "{\"widths\": [8, 16], \"blocks\": [1, 1]} for r3d_tiny")
+    backbone_kwargs: dict[str, Any] = _setting(
+        {}, 'keyword arguments of the backbone (JSON), e.g. {"widths": [8, 16], "blocks": [1, 1]} for r3d_tiny'
+    )
     frames: int = _setting(8, "frames per clip in pretraining and retrieval")
     stride: int = _setting(1, "frame stride of a clip in pretraining and retrieval")
     size: int = _setting(32, "crop size in pixels (the paper: 112 or 224)")
-    resize: int | None = _setting(None, "short side the frames are resized to before cropping (none: native; the "
-                                  "paper: 256 for 224 crops)")
+    resize: int | None = _setting(
+        None, "short side the frames are resized to before cropping (none: native; the paper: 256 for 224 crops)"
+    )
     finetune_frames: int | None = _setting(None, "frames per finetuning clip (none: frames; the paper: 64)")
     finetune_stride: int | None = _setting(None, "finetuning stride (none: stride; the paper: 1)")
     finetune_size: int | None = _setting(None, "finetuning crop size (none: size)")
@@ -138,8 +175,11 @@ class CompareConfig:
     # (bench/RESULTS.md, "finetuning recipe"). The paper's: sgd, lr 0.001, wd 1e-8, dropout 0.5.
     finetune_epochs: int = _setting(8, "finetuning epochs")
     finetune_batch: int = _setting(32, "finetuning batch (clips)")
-    finetune_optimizer: str = _setting("adamw", "finetuning optimiser (adamw: the benchmark's recipe; the paper: sgd)",
-                                       choices=lambda: tuple(OPTIMIZERS))
+    finetune_optimizer: str = _setting(
+        "adamw",
+        "finetuning optimiser (adamw: the benchmark's recipe; the paper: sgd)",
+        choices=lambda: tuple(OPTIMIZERS),
+    )
     finetune_lr: float = _setting(1e-3, "finetuning learning rate (the paper: 0.001 with sgd)")
     finetune_weight_decay: float = _setting(0.05, "finetuning weight decay (the paper: 1e-8 with sgd)")
     finetune_dropout: float = _setting(0.0, "dropout before the classifier (the paper: 0.5)")
@@ -166,11 +206,14 @@ class CompareConfig:
             if cond not in self.conditions:
                 continue  # e.g. the paper's hmdb51 <- ucf101 when only ucf101 runs
             if src not in self.conditions:
-                raise ValueError(f"pretrain_from: {cond!r} <- {src!r} must both be conditions "
-                                 f"({list(self.conditions)})")
+                raise ValueError(
+                    f"pretrain_from: {cond!r} <- {src!r} must both be conditions ({list(self.conditions)})"
+                )
             if src in self.pretrain_from:
-                raise ValueError(f"pretrain_from: {cond!r} <- {src!r}, which itself reuses "
-                                 f"{self.pretrain_from[src]!r}; point at the condition that pretrains")
+                raise ValueError(
+                    f"pretrain_from: {cond!r} <- {src!r}, which itself reuses "
+                    f"{self.pretrain_from[src]!r}; point at the condition that pretrains"
+                )
             missing = sorted(set(self.conditions[cond]) - set(self.conditions[src]))
             if missing:
                 raise ValueError(f"pretrain_from: {cond!r} has seeds {missing} that {src!r} does not pretrain")

@@ -11,6 +11,7 @@ the stages themselves never see it. Every unit lives under ``out_dir``::
                                   retrieval_<row>/     features, probes, Recall@k
                                   actor_mass.json      the activation maps' measure, every row
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -28,9 +29,23 @@ from .cam import CamClips, CamConfig, load_clips
 from .config import SSL_ROWS, CompareConfig
 from .staleness import RECORD_NAME, identity, retrieval_settings, run_settings
 
-__all__ = ["STAGES", "Step", "steps", "run_step", "data_source", "list_for", "class_names_for", "seed_dir",
-           "pretrain_config", "encoder_path", "finetune_config", "retrieval_config", "cam_clips", "cam_config",
-           "cam_inputs"]
+__all__ = [
+    "STAGES",
+    "Step",
+    "steps",
+    "run_step",
+    "data_source",
+    "list_for",
+    "class_names_for",
+    "seed_dir",
+    "pretrain_config",
+    "encoder_path",
+    "finetune_config",
+    "retrieval_config",
+    "cam_clips",
+    "cam_config",
+    "cam_inputs",
+]
 
 #: The stages of a comparison, in the order they run (each reads what the previous made).
 STAGES = ("pretrain", "finetune", "retrieve", "cam")
@@ -67,9 +82,18 @@ def _data(cfg: CompareConfig, condition: str, split: str, *, finetune: bool = Fa
         frames, stride, size = cfg.ft_frames, cfg.ft_stride, cfg.ft_size
     else:
         frames, stride, size = cfg.frames, cfg.stride, cfg.size
-    return DataConfig(source=str(data_source(cfg, condition)), split=split, root=cfg.roots.get(condition),
-                      frames=frames, stride=stride, size=size, resize=cfg.resize, workers=cfg.workers, flip=cfg.flip,
-                      crop_scale=cfg.crop_scale)
+    return DataConfig(
+        source=str(data_source(cfg, condition)),
+        split=split,
+        root=cfg.roots.get(condition),
+        frames=frames,
+        stride=stride,
+        size=size,
+        resize=cfg.resize,
+        workers=cfg.workers,
+        flip=cfg.flip,
+        crop_scale=cfg.crop_scale,
+    )
 
 
 def pretrain_config(cfg: CompareConfig, condition: str, seed: int, row: str) -> PretrainConfig:
@@ -78,11 +102,15 @@ def pretrain_config(cfg: CompareConfig, condition: str, seed: int, row: str) -> 
     condition = cfg.pretrain_from.get(condition, condition)
     _, method, overrides = SSL_ROWS[row]
     return PretrainConfig(
-        run_dir=str(seed_dir(cfg, condition, seed) / f"pretrain_{row}"), backbone=cfg.backbone,
-        backbone_kwargs=dict(cfg.backbone_kwargs), batch_size=cfg.pretrain_batch, device=cfg.device,
+        run_dir=str(seed_dir(cfg, condition, seed) / f"pretrain_{row}"),
+        backbone=cfg.backbone,
+        backbone_kwargs=dict(cfg.backbone_kwargs),
+        batch_size=cfg.pretrain_batch,
+        device=cfg.device,
         data=_data(cfg, condition, cfg.pretrain_split),
-        method=MethodConfig(**{"method": method, "queue_size": cfg.queue_size, "extra_negative": cfg.extra_negative,
-                                **overrides}),
+        method=MethodConfig(
+            **{"method": method, "queue_size": cfg.queue_size, "extra_negative": cfg.extra_negative, **overrides}
+        ),
         optim=OptimConfig(lr=cfg.pretrain_lr),
         loop=LoopConfig(steps=cfg.pretrain_steps, seed=seed, log_every=10, checkpoint_every=100),
     )
@@ -100,11 +128,19 @@ def finetune_config(cfg: CompareConfig, condition: str, seed: int, row: str) -> 
     init = str(encoder_path(cfg, condition, seed, row)) if row in SSL_ROWS else None
     split = cfg.unbiased_split if row == "sup_unbiased" else cfg.train_split
     return FinetuneConfig(
-        run_dir=str(seed_dir(cfg, condition, seed) / f"finetune_{run_row}"), init=init, backbone=cfg.backbone,
-        backbone_kwargs=dict(cfg.backbone_kwargs), epochs=cfg.finetune_epochs, batch_size=cfg.finetune_batch,
-        device=cfg.device, data=_data(cfg, condition, split, finetune=True), test_clips=cfg.test_clips,
-        test_splits=tuple(cfg.test_splits), eval_resize=cfg.resize,
-        dropout=cfg.finetune_dropout, warmup_epochs=cfg.finetune_warmup_epochs,
+        run_dir=str(seed_dir(cfg, condition, seed) / f"finetune_{run_row}"),
+        init=init,
+        backbone=cfg.backbone,
+        backbone_kwargs=dict(cfg.backbone_kwargs),
+        epochs=cfg.finetune_epochs,
+        batch_size=cfg.finetune_batch,
+        device=cfg.device,
+        data=_data(cfg, condition, split, finetune=True),
+        test_clips=cfg.test_clips,
+        test_splits=tuple(cfg.test_splits),
+        eval_resize=cfg.resize,
+        dropout=cfg.finetune_dropout,
+        warmup_epochs=cfg.finetune_warmup_epochs,
         optim=OptimConfig(name=cfg.finetune_optimizer, lr=cfg.finetune_lr, weight_decay=cfg.finetune_weight_decay),
         loop=LoopConfig(seed=seed, log_every=10, checkpoint_every=0),
     )
@@ -121,21 +157,41 @@ def retrieval_config(cfg: CompareConfig, condition: str, seed: int, row: str) ->
     else:
         checkpoint = str(Path(finetune_config(cfg, condition, seed, row).run_dir) / "model.pt")
     first = next(iter(cfg.conditions))
-    return RetrievalConfig(out_dir=str(seed_dir(cfg, condition, seed) / f"retrieval_{row}"), checkpoint=checkpoint,
-                           backbone=cfg.backbone, backbone_kwargs=dict(cfg.backbone_kwargs),
-                           data=str(data_source(cfg, condition)), root=cfg.roots.get(condition),
-                           gallery_split=cfg.train_split, query_splits=tuple(cfg.test_splits),
-                           background_split=cfg.background_split, frames=cfg.frames, stride=cfg.stride, size=cfg.size,
-                           num_clips=cfg.test_clips, workers=cfg.workers, device=cfg.device, seed=seed,
-                           embedding="tsne" if (condition, seed) == (first, cfg.conditions[first][0]) else None)
+    return RetrievalConfig(
+        out_dir=str(seed_dir(cfg, condition, seed) / f"retrieval_{row}"),
+        checkpoint=checkpoint,
+        backbone=cfg.backbone,
+        backbone_kwargs=dict(cfg.backbone_kwargs),
+        data=str(data_source(cfg, condition)),
+        root=cfg.roots.get(condition),
+        gallery_split=cfg.train_split,
+        query_splits=tuple(cfg.test_splits),
+        background_split=cfg.background_split,
+        frames=cfg.frames,
+        stride=cfg.stride,
+        size=cfg.size,
+        num_clips=cfg.test_clips,
+        workers=cfg.workers,
+        device=cfg.device,
+        seed=seed,
+        embedding="tsne" if (condition, seed) == (first, cfg.conditions[first][0]) else None,
+    )
 
 
 def cam_clips(cfg: CompareConfig, condition: str, split: str | None = None, n: int | None = None) -> CamClips:
     """The first ``n`` (default ``cam_videos``) videos of ``split`` (default ``cam_split``) of
     a condition, cut as the finetuned classifiers see them; actor masks on the benchmark."""
-    return CamClips(data=str(data_source(cfg, condition)), split=split or cfg.cam_split, n_videos=n or cfg.cam_videos,
-                    frames=cfg.ft_frames, stride=cfg.ft_stride, size=cfg.ft_size, resize=cfg.resize,
-                    root=cfg.roots.get(condition), masks=cfg.synthetic)
+    return CamClips(
+        data=str(data_source(cfg, condition)),
+        split=split or cfg.cam_split,
+        n_videos=n or cfg.cam_videos,
+        frames=cfg.ft_frames,
+        stride=cfg.ft_stride,
+        size=cfg.ft_size,
+        resize=cfg.resize,
+        root=cfg.roots.get(condition),
+        masks=cfg.synthetic,
+    )
 
 
 def cam_inputs(cfg: CompareConfig, condition: str, split: str | None = None, n: int | None = None):
@@ -147,8 +203,9 @@ def cam_inputs(cfg: CompareConfig, condition: str, split: str | None = None, n: 
 def cam_config(cfg: CompareConfig, condition: str, seed: int) -> CamConfig:
     """The activation maps of every row's finetuned classifier for a condition and seed."""
     models = {r: str(Path(finetune_config(cfg, condition, seed, r).run_dir) / "model.pt") for r in cfg.rows}
-    return CamConfig(out=str(seed_dir(cfg, condition, seed) / "actor_mass.json"), clips=cam_clips(cfg, condition),
-                     models=models)
+    return CamConfig(
+        out=str(seed_dir(cfg, condition, seed) / "actor_mass.json"), clips=cam_clips(cfg, condition), models=models
+    )
 
 
 # --------------------------------------------------------------------------------- steps
@@ -174,25 +231,56 @@ def run_step(config: PretrainConfig | FinetuneConfig, label: str | None = None) 
     results (finetuning); a finetuning run's input is the encoder it starts from."""
     run = Path(config.run_dir)
     if isinstance(config, FinetuneConfig):
-        return Step("finetune", label or f"finetune {run}", config, run / RECORD_NAME, (run,), run / "results.json",
-                    run_settings(config), {"init": config.init})
-    return Step("pretrain", label or f"pretrain {run}", config, run / RECORD_NAME, (run,), run / "encoder.pt",
-                run_settings(config))
+        return Step(
+            "finetune",
+            label or f"finetune {run}",
+            config,
+            run / RECORD_NAME,
+            (run,),
+            run / "results.json",
+            run_settings(config),
+            {"init": config.init},
+        )
+    return Step(
+        "pretrain",
+        label or f"pretrain {run}",
+        config,
+        run / RECORD_NAME,
+        (run,),
+        run / "encoder.pt",
+        run_settings(config),
+    )
 
 
 def _retrieval_step(cfg: CompareConfig, condition: str, seed: int, row: str) -> Step:
     rc = retrieval_config(cfg, condition, seed, row)
     out = Path(rc.out_dir)
-    return Step("retrieve", f"retrieve {row} condition={condition} seed={seed}", rc, out / RECORD_NAME, (out,),
-                out / "retrieval.json", retrieval_settings(rc), {"checkpoint": rc.checkpoint})
+    return Step(
+        "retrieve",
+        f"retrieve {row} condition={condition} seed={seed}",
+        rc,
+        out / RECORD_NAME,
+        (out,),
+        out / "retrieval.json",
+        retrieval_settings(rc),
+        {"checkpoint": rc.checkpoint},
+    )
 
 
 def _cam_step(cfg: CompareConfig, condition: str, seed: int) -> Step:
     cc = cam_config(cfg, condition, seed)
     out = Path(cc.out)
     settings = identity(cc, ignore=frozenset({"out", "models"}), paths=frozenset({"clips.data", "clips.root"}))
-    return Step("cam", f"activation maps {list(cc.models)} condition={condition} seed={seed}", cc,
-                out.with_name("actor_mass.unit.json"), (out,), out, settings, dict(cc.models))
+    return Step(
+        "cam",
+        f"activation maps {list(cc.models)} condition={condition} seed={seed}",
+        cc,
+        out.with_name("actor_mass.unit.json"),
+        (out,),
+        out,
+        settings,
+        dict(cc.models),
+    )
 
 
 def steps(cfg: CompareConfig, stages: tuple[str, ...] = STAGES) -> list[Step]:
@@ -214,9 +302,13 @@ def steps(cfg: CompareConfig, stages: tuple[str, ...] = STAGES) -> list[Step]:
                 label = f"pretrain {r} condition={cfg.pretrain_from.get(c, c)} seed={s} ({cfg.pretrain_steps} steps)"
                 out.append(run_step(pc, label))
     if "finetune" in stages:
-        out += [run_step(finetune_config(cfg, c, s, r), f"finetune {r} condition={c} seed={s} "
-                         f"({cfg.finetune_epochs} epochs)")
-                for c, s, r in units if not (r == "sup_biased" and "random" in cfg.rows)]
+        out += [
+            run_step(
+                finetune_config(cfg, c, s, r), f"finetune {r} condition={c} seed={s} ({cfg.finetune_epochs} epochs)"
+            )
+            for c, s, r in units
+            if not (r == "sup_biased" and "random" in cfg.rows)
+        ]
     if "retrieve" in stages:
         out += [_retrieval_step(cfg, c, s, r) for c, s, r in units]
     if "cam" in stages and cfg.synthetic:

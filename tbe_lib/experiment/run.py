@@ -6,6 +6,7 @@ configuration of every run) -> for each step, :func:`bring_up_to_date` (its key 
 record; a stale unit's outputs moved aside) -> the stage's own function (``pretrain``,
 ``finetune``, ``retrieve``, :func:`~.cam.measure_actor_mass`) with the step's configuration.
 """
+
 from __future__ import annotations
 
 import json

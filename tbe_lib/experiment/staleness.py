@@ -19,6 +19,7 @@ and is redone in turn.
 Runs made before these records existed are adopted once (:func:`legacy_differences`, the
 last section of this module), by the rules of the time.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,16 +32,39 @@ from typing import Any, Mapping
 
 from ..train.rundir import to_jsonable
 
-__all__ = ["Unit", "file_digest", "tree_digest", "identity", "run_settings", "retrieval_settings", "read_record",
-           "differences", "write_record", "move_aside", "config_changes", "legacy_differences", "RECORD_NAME"]
+__all__ = [
+    "Unit",
+    "file_digest",
+    "tree_digest",
+    "identity",
+    "run_settings",
+    "retrieval_settings",
+    "read_record",
+    "differences",
+    "write_record",
+    "move_aside",
+    "config_changes",
+    "legacy_differences",
+    "RECORD_NAME",
+]
 
 #: The record of a unit whose outputs are a folder (a run, a retrieval).
 RECORD_NAME = "unit.json"
 
 # Settings of a training run (Pretrain- or FinetuneConfig, flattened) that do not change what it
 # computes. ``init`` is not compared as a path: the encoder's content is an input instead.
-_RUN_NOT_IDENTITY = frozenset({"run_dir", "init", "device", "data.workers", "data.cache", "loop.progress",
-                               "loop.log_every", "loop.checkpoint_every"})
+_RUN_NOT_IDENTITY = frozenset(
+    {
+        "run_dir",
+        "init",
+        "device",
+        "data.workers",
+        "data.cache",
+        "loop.progress",
+        "loop.log_every",
+        "loop.checkpoint_every",
+    }
+)
 _RUN_PATHS = frozenset({"data.source", "data.root"})
 # The same for a RetrievalConfig: ``checkpoint`` is an input (by content), ``batch_size`` only
 # sets how many clips pass at once.
@@ -110,14 +134,18 @@ def _short_path(value: Any) -> Any:
     return "/".join(Path(value).parts[-2:]) if isinstance(value, str) else value
 
 
-def identity(config: Any, *, ignore: frozenset[str] = frozenset(), paths: frozenset[str] = frozenset()
-             ) -> dict[str, Any]:
+def identity(
+    config: Any, *, ignore: frozenset[str] = frozenset(), paths: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """A config (dataclass or JSON dict) as flat ``"a.b": value`` settings, without the keys
     in ``ignore`` (and those under them: ``models`` leaves out ``models.be``) and with the
     ``paths`` shortened to their last two components."""
     flat = _flat(to_jsonable(config))
-    return {k: (_short_path(v) if k in paths else v) for k, v in sorted(flat.items())
-            if k not in ignore and not any(k.startswith(f"{i}.") for i in ignore)}
+    return {
+        k: (_short_path(v) if k in paths else v)
+        for k, v in sorted(flat.items())
+        if k not in ignore and not any(k.startswith(f"{i}.") for i in ignore)
+    }
 
 
 def _run_ignored(cfg: Any) -> frozenset[str]:
@@ -146,8 +174,12 @@ class Unit:
     inputs: Mapping[str, str | None]
 
     @classmethod
-    def of(cls, record: str | os.PathLike, settings: Mapping[str, Any],
-           files: Mapping[str, str | os.PathLike | None] | None = None) -> "Unit":
+    def of(
+        cls,
+        record: str | os.PathLike,
+        settings: Mapping[str, Any],
+        files: Mapping[str, str | os.PathLike | None] | None = None,
+    ) -> "Unit":
         """The unit whose input files are ``files`` (name -> path), digested now."""
         return cls(Path(record), dict(settings), {k: file_digest(p) for k, p in (files or {}).items()})
 
@@ -166,8 +198,9 @@ def read_record(path: str | os.PathLike) -> dict[str, Any] | None:
     return rec if isinstance(rec, dict) else None
 
 
-def _diff(old: Mapping[str, Any], new: Mapping[str, Any], default: Mapping[str, Any] | None = None,
-          prefix: str = "") -> list[str]:
+def _diff(
+    old: Mapping[str, Any], new: Mapping[str, Any], default: Mapping[str, Any] | None = None, prefix: str = ""
+) -> list[str]:
     """``"key: old -> new"`` for each key whose values differ (a key one side lacks counts as
     its ``default``)."""
     default = default or {}
@@ -194,8 +227,13 @@ def differences(unit: Unit) -> list[str] | None:
 def write_record(unit: Unit, **extra: Any) -> Path:
     """Record ``unit``'s key, settings and inputs (and ``extra`` fields) at ``unit.record``, atomically."""
     unit.record.parent.mkdir(parents=True, exist_ok=True)
-    rec = {"key": unit.key, "settings": dict(unit.settings), "inputs": dict(unit.inputs),
-           "recorded": time.strftime("%Y-%m-%d %H:%M:%S"), **extra}
+    rec = {
+        "key": unit.key,
+        "settings": dict(unit.settings),
+        "inputs": dict(unit.inputs),
+        "recorded": time.strftime("%Y-%m-%d %H:%M:%S"),
+        **extra,
+    }
     tmp = unit.record.with_name(f".{unit.record.name}.tmp")
     tmp.write_text(json.dumps(to_jsonable(rec), indent=1, sort_keys=True, default=str) + "\n")
     os.replace(tmp, unit.record)
@@ -255,9 +293,9 @@ def legacy_differences(unit: Unit, config: Any = None) -> list[str] | None:
         if "config" not in source:
             return []
         default = retrieval_settings(type(config)()) if config is not None else {}
-        return (_diff(_flat(source["config"]), unit.settings, default)
-                + _diff({"checkpoint": source.get("checkpoint")}, {"checkpoint": unit.inputs.get("checkpoint")},
-                        prefix="input "))
+        return _diff(_flat(source["config"]), unit.settings, default) + _diff(
+            {"checkpoint": source.get("checkpoint")}, {"checkpoint": unit.inputs.get("checkpoint")}, prefix="input "
+        )
     maps = read_record(folder / "actor_mass.json")
     if maps is not None:  # the activation maps of a condition and seed: each row's model, by content
         saved = {r: v.get("model_sha256") for r, v in maps.get("rows", {}).items()}

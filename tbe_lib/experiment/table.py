@@ -1,5 +1,6 @@
 """The comparison's table: one line per condition x seed x row from the units' results, and
 its summary over seeds."""
+
 from __future__ import annotations
 
 import json
@@ -52,13 +53,19 @@ def collect_table(cfg: CompareConfig) -> pd.DataFrame:
     """The tidy table, one line per condition x seed x row (columns :data:`ID_COLUMNS`, then
     the measures); also written to ``out_dir/table.csv`` and ``table.json``. Missing units
     give NaN cells."""
-    recs = [{"condition": c, "seed": s, "row": r, "model": ROW_LABELS[r], **_measures(cfg, c, s, r)}
-            for c, seeds in cfg.conditions.items() for s in seeds for r in cfg.rows]
+    recs = [
+        {"condition": c, "seed": s, "row": r, "model": ROW_LABELS[r], **_measures(cfg, c, s, r)}
+        for c, seeds in cfg.conditions.items()
+        for s in seeds
+        for r in cfg.rows
+    ]
     df = pd.DataFrame(recs)
     out = Path(cfg.out_dir)
     df.to_csv(out / "table.csv", index=False)
-    records = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
-               for r in df.to_dict("records")]
+    records = [
+        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+        for r in df.to_dict("records")
+    ]
     (out / "table.json").write_text(json.dumps(records, indent=1) + "\n")
     return df
 
@@ -75,8 +82,9 @@ def summarise(df: pd.DataFrame, columns: list[str] | None = None) -> tuple[pd.Da
             return "–"
         return f"{m:.1f}" if k < 2 or pd.isna(s) else f"{m:.1f} ± {s:.1f}"
 
-    pretty = pd.DataFrame({c: [fmt(mean[c].iloc[i], std[c].iloc[i], n.iloc[i]) for i in range(len(mean))]
-                           for c in cols}, index=mean.index)
+    pretty = pd.DataFrame(
+        {c: [fmt(mean[c].iloc[i], std[c].iloc[i], n.iloc[i]) for i in range(len(mean))] for c in cols}, index=mean.index
+    )
     pretty.insert(0, "seeds", n.values)
     pretty.insert(0, "model", [ROW_LABELS[r] for _, r in mean.index])
     return mean, std, pretty

@@ -22,6 +22,7 @@ The training engine (:mod:`tbe_lib.train`) is the same for all of them. See
 ``shared/reference/original-code.md`` §1 for what the paper's code does; each module says
 where it differs.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -40,5 +41,18 @@ from .be_triplet import TripletMethod  # noqa: E402
 from .moco import MoCoMethod  # noqa: E402
 from .pretext import PretextMethod, apply_transform  # noqa: E402
 
-__all__ = ["METHODS", "ROW_SPECS", "Method", "MethodConfig", "MethodSpec", "build_method", "get_method",
-           "register_method", "MoCoMethod", "BEMethod", "TripletMethod", "PretextMethod", "apply_transform"]
+__all__ = [
+    "METHODS",
+    "ROW_SPECS",
+    "Method",
+    "MethodConfig",
+    "MethodSpec",
+    "build_method",
+    "get_method",
+    "register_method",
+    "MoCoMethod",
+    "BEMethod",
+    "TripletMethod",
+    "PretextMethod",
+    "apply_transform",
+]

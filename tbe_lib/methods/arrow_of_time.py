@@ -9,6 +9,7 @@ approach/recede), so the direction of time is not in the pixels, only, perhaps, 
 codec's artefacts (which are not symmetric in time). It is a control on real datasets, where
 gravity, causality and human motion give time a direction.
 """
+
 from __future__ import annotations
 
 import torch
@@ -29,7 +30,9 @@ class ArrowOfTime(Method):
         self.encoder = encoder  # VideoModel: .features(x) -> (N, D)
         self.classifier = nn.Linear(encoder.backbone.feature_dim, 2)
 
-    def forward(self, views: list[Tensor], generator: torch.Generator | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward(
+        self, views: list[Tensor], generator: torch.Generator | None = None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         x = views[0]  # (N, 3, T, H, W)
         labels = transform_labels("flip", x.shape[0], generator, x.device)  # (N,): 1 = played backward
         logits = self.classifier(self.encoder.features(apply_transform(x, labels, "flip")))  # (N, 2)

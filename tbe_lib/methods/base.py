@@ -13,6 +13,7 @@ Registering makes the name known to ``MethodConfig``, ``tbe pretrain --method``,
 mapped to a label and the ``MethodConfig`` fields it changes, e.g. an ablation). Adding a
 method is one new module imported by ``tbe_lib/methods/__init__.py``, and its test.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,8 +23,16 @@ from typing import Any, Callable, Literal, Mapping
 import torch
 from torch import Tensor, nn
 
-__all__ = ["MethodConfig", "Method", "MethodSpec", "register_method", "get_method", "METHODS", "ROW_SPECS",
-           "build_method"]
+__all__ = [
+    "MethodConfig",
+    "Method",
+    "MethodSpec",
+    "register_method",
+    "get_method",
+    "METHODS",
+    "ROW_SPECS",
+    "build_method",
+]
 
 
 @dataclass(frozen=True)
@@ -45,8 +54,9 @@ _ROWS: dict[str, tuple[str, str, Mapping[str, Any]]] = {}
 ROW_SPECS: Mapping[str, tuple[str, str, Mapping[str, Any]]] = MappingProxyType(_ROWS)
 
 
-def register_method(name: str, *, label: str | None = None,
-                    variants: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None) -> Callable[[type], type]:
+def register_method(
+    name: str, *, label: str | None = None, variants: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None
+) -> Callable[[type], type]:
     """Class decorator: make a :class:`Method` known by ``name`` (see the module docstring)."""
 
     def deco(cls: type) -> type:
@@ -122,7 +132,9 @@ class Method(nn.Module):
     def views_for(cls, cfg: MethodConfig) -> tuple[str, ...]:
         return ("anchor",)
 
-    def forward(self, views: list[Tensor], generator: torch.Generator | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward(
+        self, views: list[Tensor], generator: torch.Generator | None = None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         raise NotImplementedError
 
     def after_step(self) -> None:

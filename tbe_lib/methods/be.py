@@ -6,6 +6,7 @@ frames, augmented separately and left clean. With ``extra_negative``, the paper'
 negative is another clip of the *same* video at another time (the intra-video negative).
 The ``be_inter`` row takes the static frame from another clip of the batch (an ablation).
 """
+
 from __future__ import annotations
 
 import torch
@@ -24,5 +25,6 @@ class BEMethod(MoCoMethod):
 
     def make_query(self, anchor: Tensor, generator: torch.Generator | None) -> Tensor:
         c = self.cfg
-        return background_erasing(anchor, c.be_alpha, generator=generator, lam_per_clip=c.be_lam_per_clip,
-                                  source=c.be_source)  # (N, 3, T, H, W)
+        return background_erasing(
+            anchor, c.be_alpha, generator=generator, lam_per_clip=c.be_lam_per_clip, source=c.be_source
+        )  # (N, 3, T, H, W)

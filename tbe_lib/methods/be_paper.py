@@ -8,6 +8,7 @@ them (original-code.md §1.2, §1.4): the extra negative logit is always there.
 
 ``moco`` and ``be`` without ``extra_negative`` are the ablations that drop that term.
 """
+
 from __future__ import annotations
 
 from .base import MethodConfig, register_method

@@ -4,6 +4,7 @@
 Loss = TripletMargin(BE(a), p, n) + TripletMargin(BE(a), p, flip_batch(n)): the second,
 "inter" term pairs each anchor with the negative of the batch-reversed sample.
 """
+
 from __future__ import annotations
 
 import torch
@@ -27,10 +28,13 @@ class TripletMethod(Method):
     def views_for(cls, cfg: MethodConfig) -> tuple[str, ...]:
         return ("anchor", "same_frames", "other_time")
 
-    def forward(self, views: list[Tensor], generator: torch.Generator | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward(
+        self, views: list[Tensor], generator: torch.Generator | None = None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         a, p, n = views[0], views[1], views[2]  # (N, 3, T, H, W) each
-        a = background_erasing(a, self.cfg.be_alpha, generator=generator, lam_per_clip=self.cfg.be_lam_per_clip,
-                               source=self.cfg.be_source)
+        a = background_erasing(
+            a, self.cfg.be_alpha, generator=generator, lam_per_clip=self.cfg.be_lam_per_clip, source=self.cfg.be_source
+        )
         q, k, neg = self.encoder(a), self.encoder(p), self.encoder(n)  # (N, C) each
         loss = self.loss(q.float(), k.float(), neg.float()) + self.loss(q.float(), k.float(), neg.flip(0).float())
         with torch.no_grad():

@@ -3,6 +3,7 @@ background (:func:`tbe_lib.augment.fame.fame`; Ding et al., CVPR 2022). Like BE 
 key clean; unlike BE the background is not dimmed but replaced, so a static-background
 shortcut cannot match query and key. ``extra_negative`` adds an other-time clip, as ``be``.
 """
+
 from __future__ import annotations
 
 import torch

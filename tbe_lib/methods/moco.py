@@ -5,6 +5,7 @@ Query and key are the same frames of a video, augmented separately; InfoNCE over
 encoded by the query encoder (the paper's extra negative). The contrastive machinery (key
 encoder, queue, shuffling BN) is :class:`tbe_lib.moco.MoCo`.
 """
+
 from __future__ import annotations
 
 import torch
@@ -41,7 +42,9 @@ class MoCoMethod(Method):
         """The clip the query encoder sees (MoCo: the anchor itself)."""
         return anchor
 
-    def forward(self, views: list[Tensor], generator: torch.Generator | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward(
+        self, views: list[Tensor], generator: torch.Generator | None = None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         anchor, key = views[0], views[1]  # (N, 3, T, H, W) each, augmented separately
         negative = views[2] if len(views) > 2 else None  # (N, 3, T, H, W): the extra negative
         query = self.make_query(anchor, generator)

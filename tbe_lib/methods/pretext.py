@@ -3,6 +3,7 @@ backbone features, plus BE as a consistency term: MSE between the normalised fea
 clip and of its BE version. The paper's Pretext code was never released (original-code.md
 §0), so this follows the paper's text, not code.
 """
+
 from __future__ import annotations
 
 import torch
@@ -48,14 +49,17 @@ class PretextMethod(Method):
         self.encoder = encoder  # VideoModel: .features(x) -> (N, D)
         self.classifier = nn.Linear(encoder.backbone.feature_dim, _CLASSES[cfg.pretext_task])
 
-    def forward(self, views: list[Tensor], generator: torch.Generator | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward(
+        self, views: list[Tensor], generator: torch.Generator | None = None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         x = views[0]  # (N, 3, T, H, W)
         if self.cfg.pretext_task != "flip" and x.shape[-1] != x.shape[-2]:
             raise ValueError(f"rotation pretext needs square frames, got {tuple(x.shape[-2:])}")
         labels = transform_labels(self.cfg.pretext_task, x.shape[0], generator, x.device)  # (N,)
         xt = apply_transform(x, labels, self.cfg.pretext_task)
-        xb = background_erasing(xt, self.cfg.be_alpha, generator=generator, lam_per_clip=self.cfg.be_lam_per_clip,
-                                source=self.cfg.be_source)
+        xb = background_erasing(
+            xt, self.cfg.be_alpha, generator=generator, lam_per_clip=self.cfg.be_lam_per_clip, source=self.cfg.be_source
+        )
         f = self.encoder.features(torch.cat([xt, xb], 0))  # (2N, D): one BN batch for both
         f_x, f_be = f.chunk(2)
         logits = self.classifier(f_x)  # (N, classes)

@@ -23,6 +23,7 @@ Models: ``build_model(name, head="projection" | "classifier" | None, ...)`` retu
 ``checkpoint_dict`` / ``load_weights`` / ``model_from_checkpoint`` (no weights are ever
 downloaded). New backbones register with ``@register_backbone("name")``.
 """
+
 from . import c3d as _c3d  # noqa: F401  (imports register the backbones)
 from . import i3d as _i3d  # noqa: F401
 from . import r3d_tiny as _r3d_tiny  # noqa: F401

@@ -4,6 +4,7 @@ retrieval experiments (original-code.md §2: ``model/c3d.py``, 512-d features).
 Trunk only: conv1 .. conv5b and pool1 .. pool4. The paper code's pool5 is a global
 average pool that lives in our heads, so the output is the conv5b map.
 """
+
 from __future__ import annotations
 
 import torch

@@ -12,6 +12,7 @@ PyTorch's default init (as the paper's code does), except the classifier's weigh
 ``N(0, 0.01)`` with zero bias (torchvision's video-ResNet convention).
 Each head records its architecture in ``head.arch`` (a plain dict).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -47,7 +48,12 @@ class ProjectionHead(nn.Module):
                 nn.ReLU(inplace=True),
                 nn.Linear(hidden_dim, out_dim),
             )
-        self.arch: dict[str, Any] = {"kind": "projection", "in_dim": in_dim, "out_dim": out_dim, "hidden_dim": hidden_dim}
+        self.arch: dict[str, Any] = {
+            "kind": "projection",
+            "in_dim": in_dim,
+            "out_dim": out_dim,
+            "hidden_dim": hidden_dim,
+        }
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.proj(global_pool(x))  # (B, out_dim)
@@ -67,7 +73,12 @@ class ClassifierHead(nn.Module):
         self.fc = nn.Linear(in_dim, num_classes)
         nn.init.normal_(self.fc.weight, 0.0, 0.01)
         nn.init.zeros_(self.fc.bias)
-        self.arch: dict[str, Any] = {"kind": "classifier", "in_dim": in_dim, "num_classes": num_classes, "dropout": dropout}
+        self.arch: dict[str, Any] = {
+            "kind": "classifier",
+            "in_dim": in_dim,
+            "num_classes": num_classes,
+            "dropout": dropout,
+        }
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.dropout(global_pool(x)))  # (B, num_classes)

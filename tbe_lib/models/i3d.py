@@ -24,6 +24,7 @@ How this differs from the paper's I3D (``model/i3d.py``, ported from TF kinetics
 * None of the unused modules of the paper's file (PatchPaint/PatchDis from the missing
   ``bk`` package, MotionEnhance) are present.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict

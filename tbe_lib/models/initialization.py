@@ -18,6 +18,7 @@ backbone keyword, so it does not change the recorded architecture.
 The torchvision backbones (r3d_18, r2plus1d_18, s3d) keep torchvision's own init, which
 is the kaiming/BN=1 scheme above.
 """
+
 from __future__ import annotations
 
 import math

@@ -7,6 +7,7 @@ every backbone, in the timm/torchvision style).
     {"backbone": "r3d_tiny", "backbone_kwargs": {"widths": [16, 32, 64, 128], ...},
      "head": {"kind": "projection", "in_dim": 128, "out_dim": 128, "hidden_dim": None}}
 """
+
 from __future__ import annotations
 
 import copy

@@ -24,6 +24,7 @@ and 8x32x32 -> 1x1x1; ``stem_stride=(1, 2, 2)`` gives stride (8, 16, 16), i.e. 1
 8x32x32, at a few times the cost. At a 1x1x1 output, BatchNorm in training mode needs
 batch >= 2.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -95,10 +96,18 @@ class R3DTiny(nn.Module):
         if block not in ("3d", "2plus1d"):
             raise ValueError(f"r3d_tiny: block must be '3d' or '2plus1d', got {block!r}")
         if len(stem_kernel) != 3 or len(stem_stride) != 3 or any(k % 2 == 0 for k in stem_kernel):
-            raise ValueError(f"r3d_tiny: stem_kernel {stem_kernel} must be 3 odd ints, stem_stride {stem_stride} 3 ints")
+            raise ValueError(
+                f"r3d_tiny: stem_kernel {stem_kernel} must be 3 odd ints, stem_stride {stem_stride} 3 ints"
+            )
         stem: list[nn.Module] = [
-            nn.Conv3d(in_channels, widths[0], tuple(stem_kernel), stride=tuple(stem_stride),
-                      padding=tuple(k // 2 for k in stem_kernel), bias=False),
+            nn.Conv3d(
+                in_channels,
+                widths[0],
+                tuple(stem_kernel),
+                stride=tuple(stem_stride),
+                padding=tuple(k // 2 for k in stem_kernel),
+                bias=False,
+            ),
             nn.BatchNorm3d(widths[0]),
             nn.ReLU(inplace=True),
         ]
@@ -109,7 +118,9 @@ class R3DTiny(nn.Module):
         cin = widths[0]
         for i, (width, depth) in enumerate(zip(widths, blocks)):
             stride = 1 if i == 0 else 2
-            layers = [BasicBlock3D(cin if j == 0 else width, width, stride if j == 0 else 1, block) for j in range(depth)]
+            layers = [
+                BasicBlock3D(cin if j == 0 else width, width, stride if j == 0 else 1, block) for j in range(depth)
+            ]
             stages.append(nn.Sequential(*layers))
             cin = width
         self.stages = nn.Sequential(*stages)

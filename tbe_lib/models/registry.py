@@ -13,6 +13,7 @@ Adding a backbone::
     def my_net(*, width: int = 64) -> nn.Module:
         ...
 """
+
 from __future__ import annotations
 
 import inspect
@@ -67,8 +68,7 @@ def build_backbone(name: str, **kwargs: Any) -> nn.Module:
     except TypeError as e:
         accepted = [p for p in signature.parameters if p != "self"]
         raise ValueError(
-            f"backbone {name!r} does not accept {sorted(kwargs)} ({e}); "
-            f"its keyword arguments are: {accepted or 'none'}"
+            f"backbone {name!r} does not accept {sorted(kwargs)} ({e}); its keyword arguments are: {accepted or 'none'}"
         ) from None
     bound.apply_defaults()
     module = factory(**bound.arguments)

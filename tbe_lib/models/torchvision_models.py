@@ -10,6 +10,7 @@ classifier, and drops ``avgpool``/``fc``/``classifier`` so ``forward`` returns t
   needs T >= 8 and H, W >= 32 (and more than one value per BN channel when training,
   i.e. batch >= 2 at 8x32x32).
 """
+
 from __future__ import annotations
 
 import torch

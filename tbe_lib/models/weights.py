@@ -16,6 +16,7 @@ then the best of ``encoder_q.`` / ``encoder.`` / ``backbone.`` (MoCo-style encod
 whole-model checkpoint loaded into a bare backbone) is chosen automatically, or the one
 given as ``prefix=``. A bare-backbone checkpoint loads into a ``VideoModel`` too.
 """
+
 from __future__ import annotations
 
 import copy
@@ -165,15 +166,24 @@ def _head_signature(head: Any) -> Any:
     return None if head is None else {k: v for k, v in plain_kwargs(dict(head)).items() if k != "dropout"}
 
 
-def _check_arch(ckpt_arch: Mapping[str, Any] | None, model_arch: Mapping[str, Any] | None, name: str, load_head: bool) -> None:
+def _check_arch(
+    ckpt_arch: Mapping[str, Any] | None, model_arch: Mapping[str, Any] | None, name: str, load_head: bool
+) -> None:
     if not ckpt_arch or not model_arch or model_arch.get("backbone") is None:
         return  # nothing recorded on one side: the key and shape checks still apply
     same_name = ckpt_arch.get("backbone") == model_arch.get("backbone")
     ckpt_kw = plain_kwargs(dict(ckpt_arch.get("backbone_kwargs") or {}))
     model_kw = plain_kwargs(dict(model_arch.get("backbone_kwargs") or {}))
     if not same_name or ckpt_kw != model_kw:
-        what = "backbone" if not same_name else "backbone kwargs " + str(
-            sorted(k for k in set(ckpt_kw) | set(model_kw) if ckpt_kw.get(k, "<unset>") != model_kw.get(k, "<unset>"))
+        what = (
+            "backbone"
+            if not same_name
+            else "backbone kwargs "
+            + str(
+                sorted(
+                    k for k in set(ckpt_kw) | set(model_kw) if ckpt_kw.get(k, "<unset>") != model_kw.get(k, "<unset>")
+                )
+            )
         )
         call = ", ".join([repr(ckpt_arch.get("backbone"))] + [f"{k}={v!r}" for k, v in ckpt_kw.items()])
         raise ValueError(
@@ -209,7 +219,7 @@ def _align_keys(
     candidates = (prefix,) if prefix is not None else _AUTO_PREFIXES
     best: tuple[int, str, str, dict[str, Any]] | None = None
     for strip in candidates:
-        sub = {k[len(strip):]: v for k, v in state.items() if k.startswith(strip)}
+        sub = {k[len(strip) :]: v for k, v in state.items() if k.startswith(strip)}
         for add in ("", "backbone."):
             mapped = {add + k: v for k, v in sub.items()}
             score = len(mapped.keys() & model_keys)

@@ -19,6 +19,7 @@ accumulated on the device (metrics may be 0-dim tensors) and read once per ``log
 steps and before every checkpoint; a non-finite loss is reported with the step where it
 first appeared, and no checkpoint is written after it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -38,8 +39,15 @@ from ..utils import atomic_save, safe_load
 from .rundir import RunDir
 from .state import capture_rng, check_compatible, restore_rng
 
-__all__ = ["LoopConfig", "Trainer", "TrainingDiverged", "CompileFallbackWarning", "autocast_dtype", "is_compiler_error",
-           "first_nonfinite"]
+__all__ = [
+    "LoopConfig",
+    "Trainer",
+    "TrainingDiverged",
+    "CompileFallbackWarning",
+    "autocast_dtype",
+    "is_compiler_error",
+    "first_nonfinite",
+]
 
 
 class TrainingDiverged(RuntimeError):
@@ -268,7 +276,8 @@ class Trainer:
         raise TrainingDiverged(
             f"{self.desc}: {bad} holds non-finite values at step {self.step}; stopped without writing a checkpoint "
             f"(last good checkpoint: {where}). Lower the learning rate, enable --clip-grad or use --amp off, "
-            "then resume or restart.")
+            "then resume or restart."
+        )
 
     def resume(self, path: str | os.PathLike | None = None) -> int:
         """Load the training state (default: the run's ``checkpoints/last.pt``). Returns the step.
@@ -281,8 +290,10 @@ class Trainer:
         check_compatible(ckpt, self.meta, str(path))
         saved_opt, opt = ckpt.get("optimizer_name"), type(self.optimizer).__name__
         if saved_opt is not None and saved_opt != opt:
-            raise ValueError(f"{path} was written by a run using {saved_opt}, but this run is configured for {opt}: "
-                             "resume with the same optimizer (--optimizer), or start a new run directory")
+            raise ValueError(
+                f"{path} was written by a run using {saved_opt}, but this run is configured for {opt}: "
+                "resume with the same optimizer (--optimizer), or start a new run directory"
+            )
         self.module.load_state_dict(ckpt["state_dict"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         if self.scheduler is not None and ckpt.get("scheduler") is not None:
@@ -323,7 +334,8 @@ class Trainer:
             warnings.warn(
                 f"{self.desc}: torch.compile failed with torch {torch.__version__} "
                 f"({_describe(e)}); continuing without --compile (eager mode)",
-                CompileFallbackWarning, stacklevel=2,
+                CompileFallbackWarning,
+                stacklevel=2,
             )
             self.model, self.compiled = self.eager_model, False
             self.optimizer.zero_grad(set_to_none=True)
@@ -375,8 +387,10 @@ class Trainer:
             try:
                 batch = next(it)
             except StopIteration:
-                raise RuntimeError(f"the data ran out at step {self.step} of {cfg.steps}; the batch iterator must be "
-                                   "endless (it is re-created from the step on resume)") from None
+                raise RuntimeError(
+                    f"the data ran out at step {self.step} of {cfg.steps}; the batch iterator must be "
+                    "endless (it is re-created from the step on resume)"
+                ) from None
             loss, metrics, n_clips = self._guarded_forward_backward(step_fn, batch)
             watch.observe(loss.detach(), self.step + 1)
             self._update()
@@ -392,17 +406,25 @@ class Trainer:
             if log_now:
                 dt = time.perf_counter() - window_t0
                 last = meter.mean_and_reset()
-                rec = {"step": self.step, **last, "lr": self.optimizer.param_groups[0]["lr"],
-                       "clips_per_s": window_clips / max(dt, 1e-9), "time": time.perf_counter() - run_t0}
+                rec = {
+                    "step": self.step,
+                    **last,
+                    "lr": self.optimizer.param_groups[0]["lr"],
+                    "clips_per_s": window_clips / max(dt, 1e-9),
+                    "time": time.perf_counter() - run_t0,
+                }
                 self.run.log(rec)
                 if bar is not None:
                     bar.set_postfix({k: f"{rec[k]:.3g}" for k in ("loss", "p_pos", "clips_per_s") if k in rec})
                 elif mode == "log":
                     done = self.step - start_step
                     eta = (time.perf_counter() - run_t0) / max(done, 1) * (cfg.steps - self.step)
-                    print(f"[{self.desc}] step {self.step}/{cfg.steps} loss {rec['loss']:.4f}"
-                          + (f" p_pos {rec['p_pos']:.3f}" if "p_pos" in rec else "")
-                          + f" {rec['clips_per_s']:.1f} clips/s eta {eta:.0f}s", flush=True)
+                    print(
+                        f"[{self.desc}] step {self.step}/{cfg.steps} loss {rec['loss']:.4f}"
+                        + (f" p_pos {rec['p_pos']:.3f}" if "p_pos" in rec else "")
+                        + f" {rec['clips_per_s']:.1f} clips/s eta {eta:.0f}s",
+                        flush=True,
+                    )
                 window_clips, window_t0 = 0, time.perf_counter()
             if bar is not None:
                 bar.update(1)
@@ -438,8 +460,9 @@ class Trainer:
         ref = D.broadcast(flat.clone(), 0)
         diff = D.all_reduce_mean((flat - ref).abs().max().reshape(1)) * D.world_size()  # sum of per-rank maxima
         value = float(diff)
-        self.run.write_json("replicas.json", {"world_size": D.world_size(), "max_abs_diff_sum": value, "step": self.step})
+        self.run.write_json(
+            "replicas.json", {"world_size": D.world_size(), "max_abs_diff_sum": value, "step": self.step}
+        )
         if value > 0:
             raise RuntimeError(f"DDP replicas diverged: parameters differ from rank 0 by up to {value:g}")
         return value
-

@@ -1,13 +1,14 @@
 """Run directories: everything a run writes lives in one folder.
 
-    RUN/
-      config.json        the full configuration (dataclasses as dicts)
-      environment.json   versions, git commit, device, command line, world size
-      metrics.jsonl      one JSON object per logged step (and per evaluation)
-      checkpoints/last.pt      latest training state (atomic writes; resume from here)
-      encoder.pt         the final encoder weights (for finetuning / retrieval)
-      .lock              the PID and host of the process writing it (one writer at a time)
+RUN/
+  config.json        the full configuration (dataclasses as dicts)
+  environment.json   versions, git commit, device, command line, world size
+  metrics.jsonl      one JSON object per logged step (and per evaluation)
+  checkpoints/last.pt      latest training state (atomic writes; resume from here)
+  encoder.pt         the final encoder weights (for finetuning / retrieval)
+  .lock              the PID and host of the process writing it (one writer at a time)
 """
+
 from __future__ import annotations
 
 import atexit
@@ -109,13 +110,18 @@ class RunDir:
                 pid, host = holder.get("pid"), holder.get("host")
                 if host == me["host"] and (pid == me["pid"] or not isinstance(pid, int) or not _pid_alive(pid)):
                     if pid != me["pid"]:
-                        warnings.warn(f"{self.path}: taking over the lock of process {pid}, which is no longer "
-                                      "running (an interrupted run)", RuntimeWarning, stacklevel=3)
+                        warnings.warn(
+                            f"{self.path}: taking over the lock of process {pid}, which is no longer "
+                            "running (an interrupted run)",
+                            RuntimeWarning,
+                            stacklevel=3,
+                        )
                     self.lock_file.unlink(missing_ok=True)
                     continue
                 raise RunDirBusy(
                     f"{self.path} is in use by process {pid} on {host} (since {holder.get('started', '?')}): wait for "
-                    f"that run to finish or choose another --run-dir; if it is dead, delete {self.lock_file}") from None
+                    f"that run to finish or choose another --run-dir; if it is dead, delete {self.lock_file}"
+                ) from None
             with os.fdopen(fd, "w") as f:
                 f.write(json.dumps(me) + "\n")
             self._locked = True
@@ -159,7 +165,9 @@ class RunDir:
             "torch": torch.__version__,
             "platform": platform.platform(),
             "device": str(device),
-            "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+            "device_name": torch.cuda.get_device_name(device)
+            if device.type == "cuda"
+            else platform.processor() or "cpu",
             "cpu_threads": torch.get_num_threads(),
             "world_size": world_size,
             "git_commit": _git_commit(),

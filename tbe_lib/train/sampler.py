@@ -7,6 +7,7 @@ gives exactly the batches an uninterrupted run would have seen from that step on
 what bit-for-bit resume needs, and the union over processes is the same batch whatever the
 number of processes.
 """
+
 from __future__ import annotations
 
 from typing import Iterator
@@ -26,14 +27,17 @@ class StepSampler(Sampler[tuple[int, tuple[int, int, int]]]):
     that entropy, so they depend on the seed and the step only: not on workers, not on where
     the run was resumed, not on the number of processes."""
 
-    def __init__(self, n: int, batch_size: int, *, seed: int = 0, start_step: int = 0, rank: int = 0,
-                 world_size: int = 1) -> None:
+    def __init__(
+        self, n: int, batch_size: int, *, seed: int = 0, start_step: int = 0, rank: int = 0, world_size: int = 1
+    ) -> None:
         if n < 1:
             raise ValueError("the dataset is empty: no videos to sample from (check the list file and split)")
         global_batch = batch_size * world_size
         if n < global_batch:
-            raise ValueError(f"the dataset has {n} videos, fewer than one global batch of {global_batch} "
-                             f"(batch {batch_size} x {world_size} processes); lower the batch size")
+            raise ValueError(
+                f"the dataset has {n} videos, fewer than one global batch of {global_batch} "
+                f"(batch {batch_size} x {world_size} processes); lower the batch size"
+            )
         self.n, self.batch_size, self.seed, self.start_step = n, batch_size, seed, start_step
         self.rank, self.world_size = rank, world_size
         self.steps_per_epoch = n // global_batch
@@ -46,8 +50,8 @@ class StepSampler(Sampler[tuple[int, tuple[int, int, int]]]):
         """This process's indices of step ``step`` (0-based)."""
         epoch, k = divmod(step, self.steps_per_epoch)
         gb = self.batch_size * self.world_size
-        glob = self.epoch_permutation(epoch)[k * gb:(k + 1) * gb]
-        return glob[self.rank * self.batch_size:(self.rank + 1) * self.batch_size]
+        glob = self.epoch_permutation(epoch)[k * gb : (k + 1) * gb]
+        return glob[self.rank * self.batch_size : (self.rank + 1) * self.batch_size]
 
     def __iter__(self) -> Iterator[tuple[int, tuple[int, int, int]]]:
         step = self.start_step
@@ -57,7 +61,7 @@ class StepSampler(Sampler[tuple[int, tuple[int, int, int]]]):
             epoch, k = divmod(step, self.steps_per_epoch)
             if epoch != perm_epoch:
                 perm_epoch, perm = epoch, self.epoch_permutation(epoch)
-            glob = perm[k * gb:(k + 1) * gb].tolist()
+            glob = perm[k * gb : (k + 1) * gb].tolist()
             for slot in range(self.rank * self.batch_size, (self.rank + 1) * self.batch_size):
                 yield glob[slot], (self.seed, step, slot)
             step += 1

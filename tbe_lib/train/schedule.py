@@ -1,4 +1,5 @@
 """Learning-rate schedules: linear warm-up, then cosine decay or step decay."""
+
 from __future__ import annotations
 
 import math

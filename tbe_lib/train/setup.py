@@ -10,6 +10,7 @@ does the rest, in the same order for both::
         trainer = build_trainer(ctx, module, optim=..., loop=..., ...)        # optimiser, schedule, engine, resume
         trainer.fit(ctx.batches(dataset, batch_size, data_cfg), step_fn)     # the data stream
 """
+
 from __future__ import annotations
 
 import os
@@ -55,11 +56,24 @@ class RunContext:
         steps_per_epoch = StepSampler(len(dataset), batch_size, world_size=D.world_size()).steps_per_epoch
 
         def stream(start_step: int) -> Iterator[Any]:
-            sampler = StepSampler(len(dataset), batch_size, seed=self.seed, start_step=start_step, rank=D.rank(),
-                                  world_size=D.world_size())
-            loader = build_loader(dataset, batch_size, sampler=sampler, workers=data.workers,
-                                  seed=self.seed + start_step, prefetch_factor=4, bad_files=log,
-                                  pin_memory=self.device.type == "cuda")
+            sampler = StepSampler(
+                len(dataset),
+                batch_size,
+                seed=self.seed,
+                start_step=start_step,
+                rank=D.rank(),
+                world_size=D.world_size(),
+            )
+            loader = build_loader(
+                dataset,
+                batch_size,
+                sampler=sampler,
+                workers=data.workers,
+                seed=self.seed + start_step,
+                prefetch_factor=4,
+                bad_files=log,
+                pin_memory=self.device.type == "cuda",
+            )
             for step, batch in enumerate(loader, start=start_step + 1):  # this batch makes step `step`
                 yield batch
                 if step % steps_per_epoch == 0 and (record := log.end_epoch(step // steps_per_epoch)) is not None:
@@ -91,8 +105,10 @@ def start_run(*, run_dir: str | os.PathLike, device: str, loop: LoopConfig, resu
     run = RunDir(run_dir, main=D.is_main())
     if run.last_checkpoint.exists() and not resume:
         run.release()
-        raise FileExistsError(f"{run.last_checkpoint} exists: pass --resume to continue that run, "
-                              "or choose another --run-dir (nothing was overwritten)")
+        raise FileExistsError(
+            f"{run.last_checkpoint} exists: pass --resume to continue that run, "
+            "or choose another --run-dir (nothing was overwritten)"
+        )
     mf = torch.channels_last_3d if loop.channels_last else torch.contiguous_format
     # One generator drives augmentation and the method's draws (BE); per process, in checkpoints.
     gen = device_generator(loop.seed * 1000 + D.rank(), dev)
@@ -103,26 +119,51 @@ def training_dataset(data: DataConfig, list_path: str | os.PathLike, sampler: An
     """The :class:`~tbe_lib.data.dataset.ClipDataset` of a training list (``ValueError`` if empty)."""
     from ..data.dataset import ClipDataset
 
-    dataset = ClipDataset(list_path, sampler, root=data.root, resize=data.resize, cache=data.cache,
-                          on_error=data.on_error)  # type: ignore[arg-type]
+    dataset = ClipDataset(
+        list_path, sampler, root=data.root, resize=data.resize, cache=data.cache, on_error=data.on_error
+    )  # type: ignore[arg-type]
     if len(dataset) == 0:
         raise ValueError(f"{list_path} lists no videos; nothing to train on")
     return dataset
 
 
-def build_trainer(ctx: RunContext, module: nn.Module, *, optim: OptimConfig, loop: LoopConfig, meta: dict[str, Any],
-                  desc: str, resume: bool, config: Any, warmup_steps: int | None = None,
-                  milestones: Sequence[int] | None = None) -> Trainer:
+def build_trainer(
+    ctx: RunContext,
+    module: nn.Module,
+    *,
+    optim: OptimConfig,
+    loop: LoopConfig,
+    meta: dict[str, Any],
+    desc: str,
+    resume: bool,
+    config: Any,
+    warmup_steps: int | None = None,
+    milestones: Sequence[int] | None = None,
+) -> Trainer:
     """The optimiser over ``module``'s trainable parameters, its schedule over ``loop.steps``
     (``warmup_steps``/``milestones`` in steps, default ``optim``'s), the engine; resumes from
     ``RUN/checkpoints/last.pt`` when asked and present; writes ``config.json`` (``config``)
     and ``environment.json``. ``module`` must already be on ``ctx.device``."""
     optimizer = build_optimizer([p for p in module.parameters() if p.requires_grad], optim)
-    scheduler = build_scheduler(optimizer, loop.steps, kind=optim.schedule,  # type: ignore[arg-type]
-                                warmup_steps=optim.warmup_steps if warmup_steps is None else warmup_steps,
-                                milestones=optim.milestones if milestones is None else milestones, gamma=optim.gamma)
-    trainer = Trainer(module, optimizer, scheduler, ctx.run, loop, device=ctx.device, meta=meta,
-                      generators={"augment": ctx.generator}, desc=desc)
+    scheduler = build_scheduler(
+        optimizer,
+        loop.steps,
+        kind=optim.schedule,  # type: ignore[arg-type]
+        warmup_steps=optim.warmup_steps if warmup_steps is None else warmup_steps,
+        milestones=optim.milestones if milestones is None else milestones,
+        gamma=optim.gamma,
+    )
+    trainer = Trainer(
+        module,
+        optimizer,
+        scheduler,
+        ctx.run,
+        loop,
+        device=ctx.device,
+        meta=meta,
+        generators={"augment": ctx.generator},
+        desc=desc,
+    )
     if resume and ctx.run.last_checkpoint.exists():
         trainer.resume()
     ctx.run.write_json("config.json", config)

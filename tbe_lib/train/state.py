@@ -2,6 +2,7 @@
 
 Everything stored is a tensor or a plain container, so checkpoints load with
 ``torch.load(weights_only=True)`` (``tbe_lib.utils.safe_load``)."""
+
 from __future__ import annotations
 
 import random
@@ -22,8 +23,13 @@ def capture_rng(generators: Mapping[str, torch.Generator] | None = None) -> dict
     np_state = np.random.get_state()
     state: dict[str, Any] = {
         "python": random.getstate(),
-        "numpy": {"name": np_state[0], "keys": torch.from_numpy(np_state[1].astype(np.int64)),
-                  "pos": int(np_state[2]), "has_gauss": int(np_state[3]), "gauss": float(np_state[4])},
+        "numpy": {
+            "name": np_state[0],
+            "keys": torch.from_numpy(np_state[1].astype(np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "gauss": float(np_state[4]),
+        },
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "generators": {k: g.get_state() for k, g in (generators or {}).items()},

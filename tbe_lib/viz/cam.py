@@ -31,6 +31,7 @@ The measure: :func:`actor_mass` = share of the map's mass on the actor's pixels,
 :func:`actor_area_share` = what a uniform map would give, :func:`actor_mass_ratio` = their
 quotient (1 = no preference for the actor; > 1 = the model looks at the actor).
 """
+
 from __future__ import annotations
 
 import functools
@@ -166,7 +167,9 @@ def normalize_maps(maps: Tensor, mode: str = "max") -> Tensor:
     return out.clamp_(0, 1).view_as(maps)
 
 
-def _as_classes(target_class: int | Sequence[int] | Tensor | None, batch: int, num_classes: int | None) -> list[int] | None:
+def _as_classes(
+    target_class: int | Sequence[int] | Tensor | None, batch: int, num_classes: int | None
+) -> list[int] | None:
     """``None`` -> None (predicted); an int -> the same class for every clip; (B,) -> per clip."""
     if target_class is None:
         return None
@@ -194,8 +197,9 @@ def _gradcam_class() -> type:
     try:
         from pytorch_grad_cam import GradCAM
     except ImportError as e:
-        raise ImportError("method='gradcam' needs the grad-cam package: pip install 'grad-cam>=1.5.4' "
-                          "(or the project's [book] extra)") from e
+        raise ImportError(
+            "method='gradcam' needs the grad-cam package: pip install 'grad-cam>=1.5.4' (or the project's [book] extra)"
+        ) from e
 
     class GradCAMLowRes(GradCAM):
         raw_maps: list[np.ndarray]
@@ -224,23 +228,31 @@ def _gradcam_lowres(model: nn.Module, x: Tensor, classes: list[int] | None, laye
         cam.raw_maps = []
         cam(input_tensor=x, targets=targets)
         if len(cam.raw_maps) != 1:
-            raise RuntimeError(f"Grad-CAM: the target layer {type(layer).__name__} ran {len(cam.raw_maps)} times in one forward")
+            raise RuntimeError(
+                f"Grad-CAM: the target layer {type(layer).__name__} ran {len(cam.raw_maps)} times in one forward"
+            )
         low = torch.from_numpy(cam.raw_maps[0]).to(x.device)  # (B, t, h, w)
         logits = cam.outputs.detach()
     if low.dim() != 4:
-        raise ValueError(f"Grad-CAM: the target layer's output must be (B, C, t, h, w), got a map of shape {tuple(low.shape)}")
+        raise ValueError(
+            f"Grad-CAM: the target layer's output must be (B, C, t, h, w), got a map of shape {tuple(low.shape)}"
+        )
     return low.clamp_min(0), logits
 
 
 @torch.no_grad()
-def _cam_lowres(model: nn.Module, x: Tensor, classes: list[int] | None, method: str) -> tuple[Tensor, Tensor | None, Tensor]:
+def _cam_lowres(
+    model: nn.Module, x: Tensor, classes: list[int] | None, method: str
+) -> tuple[Tensor, Tensor | None, Tensor]:
     """Plain CAM or channel-mean map (B, t, h, w), the logits (or None) and the classes used."""
     net = unwrap_model(model)
     fc = classifier_layer(net)
     fmap = net.feature_map(x)  # (B, C, t, h, w)
     logits = net.head(fmap) if fc is not None else None  # (B, K); eval mode: dropout is identity
     if classes is None:
-        classes_t = logits.argmax(1) if logits is not None else torch.full((x.shape[0],), -1, dtype=torch.long, device=x.device)
+        classes_t = (
+            logits.argmax(1) if logits is not None else torch.full((x.shape[0],), -1, dtype=torch.long, device=x.device)
+        )
     else:
         classes_t = torch.as_tensor(classes, dtype=torch.long, device=x.device)
     if method == "activation":
@@ -285,8 +297,10 @@ def compute_cam(
         raise ValueError(f"compute_cam: expected clips (B, C, T, H, W), got shape {tuple(clips.shape)}")
     fc = classifier_layer(model)
     if method == "cam" and fc is None:
-        raise ValueError("method='cam' needs a model with a ClassifierHead (global pool -> linear); "
-                         "use method='gradcam', or 'activation' for a model without a classifier")
+        raise ValueError(
+            "method='cam' needs a model with a ClassifierHead (global pool -> linear); "
+            "use method='gradcam', or 'activation' for a model without a classifier"
+        )
     head = getattr(unwrap_model(model), "head", _NO_HEAD)
     if method == "gradcam" and fc is None and head is not _NO_HEAD:
         raise ValueError(
@@ -309,15 +323,22 @@ def compute_cam(
             model.zero_grad(set_to_none=True)
             classes_t = logits.argmax(1) if classes is None else torch.as_tensor(classes, device=logits.device)
         else:
-            low, logits, classes_t = _cam_lowres(model, x, None if method == "activation" and fc is None else classes, method)
+            low, logits, classes_t = _cam_lowres(
+                model, x, None if method == "activation" and fc is None else classes, method
+            )
     finally:
         model.train(was_training)
     if normalize == "max":
         low = low.clamp_min(0)  # ReLU before upsampling, so negative values do not bleed into positive ones
     maps = normalize_maps(upsample_maps(low.float(), size), normalize)  # (B, T, H, W)
     probs = None if logits is None else logits.float().softmax(dim=1).to(out_device)
-    return CamResult(maps=maps.to(out_device), classes=classes_t.long().to(out_device), probs=probs,
-                     method=method, normalize=normalize)
+    return CamResult(
+        maps=maps.to(out_device),
+        classes=classes_t.long().to(out_device),
+        probs=probs,
+        method=method,
+        normalize=normalize,
+    )
 
 
 # --------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 """Frame-strip figures of clips, e.g. a clip next to its Background-Erased version."""
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -20,8 +21,14 @@ def to_display(clip: Tensor) -> np.ndarray:
     return x.clamp(0, 1).permute(1, 2, 3, 0).numpy()
 
 
-def frame_strip(rows: Sequence[Tensor], labels: Sequence[str], *, frames: Sequence[int] | None = None,
-                cmap: str | None = None, title: str | None = None):
+def frame_strip(
+    rows: Sequence[Tensor],
+    labels: Sequence[str],
+    *,
+    frames: Sequence[int] | None = None,
+    cmap: str | None = None,
+    title: str | None = None,
+):
     """One row of frames per clip. ``rows``: clips (C, T, H, W); returns a matplotlib Figure."""
     import matplotlib.pyplot as plt
 
@@ -33,7 +40,8 @@ def frame_strip(rows: Sequence[Tensor], labels: Sequence[str], *, frames: Sequen
         for c, t in enumerate(frames):
             ax = axes[r][c]
             ax.imshow(img[t] if img.shape[-1] == 3 else img[t, ..., 0], cmap=cmap, vmin=0, vmax=1)
-            ax.set_xticks([]); ax.set_yticks([])
+            ax.set_xticks([])
+            ax.set_yticks([])
             if r == 0:
                 ax.set_title(f"t={t}", fontsize=8)
             if c == 0:

@@ -6,6 +6,7 @@ normalised model input). Overlays are ``(T, H, W, 3)`` float arrays in [0, 1]::
 
     overlay = (1 - alpha) * frame + alpha * colormap(map)
 """
+
 from __future__ import annotations
 
 import os
@@ -43,7 +44,9 @@ def colorize(cam: Tensor | np.ndarray, cmap: str = "jet") -> np.ndarray:
     return matplotlib.colormaps[cmap](_as_map(cam))[..., :3].astype(np.float32)
 
 
-def overlay(clip: Tensor | np.ndarray, cam: Tensor | np.ndarray, *, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
+def overlay(
+    clip: Tensor | np.ndarray, cam: Tensor | np.ndarray, *, alpha: float = 0.5, cmap: str = "jet"
+) -> np.ndarray:
     """Heat map over frames: ``(1 - alpha) * frame + alpha * colormap(cam)``.
 
     ``clip`` (C, T, H, W) (or a (T, H, W, C) display array), ``cam`` (T, H, W) in [0, 1]
@@ -52,8 +55,10 @@ def overlay(clip: Tensor | np.ndarray, cam: Tensor | np.ndarray, *, alpha: float
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     img, heat = _rgb(clip), colorize(cam, cmap)
     if img.shape[:3] != heat.shape[:3]:
-        raise ValueError(f"clip frames {img.shape[:3]} and map {heat.shape[:3]} differ in (T, H, W); "
-                         "compute the map at the clip's size (compute_cam(..., size=...))")
+        raise ValueError(
+            f"clip frames {img.shape[:3]} and map {heat.shape[:3]} differ in (T, H, W); "
+            "compute the map at the clip's size (compute_cam(..., size=...))"
+        )
     return (1.0 - alpha) * img + alpha * heat
 
 
@@ -110,7 +115,7 @@ def panel_frames(
     out = np.full((T, head + sH, P * sW + (P - 1) * gap, 3), 255, dtype=np.uint8)
     body = (np.clip(stack, 0, 1) * 255 + 0.5).astype(np.uint8)
     for p in range(P):  # P panels (a handful); the T frames are one array write
-        out[:, head:, p * (sW + gap): p * (sW + gap) + sW] = body[p]
+        out[:, head:, p * (sW + gap) : p * (sW + gap) + sW] = body[p]
     if head:
         for t in range(T):  # text needs PIL per frame
             img = Image.fromarray(out[t])
@@ -129,7 +134,9 @@ def write_animation(frames: np.ndarray, path: str | os.PathLike, *, fps: float =
     (PyAV, via :func:`tbe_lib.data.synth.writer.write_video`; odd sizes are padded white)."""
     frames = np.asarray(frames)
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
-        raise ValueError(f"write_animation({path}): frames must be uint8 (T, H, W, 3), got {frames.dtype} {frames.shape}")
+        raise ValueError(
+            f"write_animation({path}): frames must be uint8 (T, H, W, 3), got {frames.dtype} {frames.shape}"
+        )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()

@@ -13,6 +13,7 @@ Maps are computed at the model input's size and drawn over the display frames, s
 ``preprocess`` must keep (T, H, W) (crop/resize the display clips beforehand).
 Each model runs on its own device (CPU or GPU); maps are kept on the CPU.
 """
+
 from __future__ import annotations
 
 import csv
@@ -64,7 +65,9 @@ def _get_clip(clips: ClipSource, i: int) -> Tensor:
     clip = clips(i) if callable(clips) else clips[i]
     clip = torch.as_tensor(clip)
     if clip.dim() != 4 or clip.shape[0] not in (1, 3):
-        raise ValueError(f"video {i}: expected a display clip (C, T, H, W) with C in (1, 3), got shape {tuple(clip.shape)}")
+        raise ValueError(
+            f"video {i}: expected a display clip (C, T, H, W) with C in (1, 3), got shape {tuple(clip.shape)}"
+        )
     return clip.cpu()
 
 
@@ -73,7 +76,9 @@ def _get_mask(masks: MaskSource, i: int, shape: Sequence[int]) -> Tensor | None:
         return None
     mask = torch.as_tensor(masks(i) if callable(masks) else masks[i]).bool().cpu()
     if tuple(mask.shape) != tuple(shape):
-        raise ValueError(f"video {i}: actor mask has shape {tuple(mask.shape)}, the clip's frames are {tuple(shape)} (T, H, W)")
+        raise ValueError(
+            f"video {i}: actor mask has shape {tuple(mask.shape)}, the clip's frames are {tuple(shape)} (T, H, W)"
+        )
     return mask
 
 
@@ -114,6 +119,7 @@ def _class_names(models: Mapping[str, nn.Module], class_names: Sequence[str] | N
 def _describe(name: str, cam: _Cam, names: list[str], area: float | None, html: bool) -> str:
     """Caption: model, prediction, the class mapped (if another), actor mass vs. area.
     ``html=False`` gives the short form used as a strip's row label."""
+
     def cname(k: int) -> str:
         return names[k] if 0 <= k < len(names) else str(k)
 
@@ -173,7 +179,9 @@ class CamViewer:
             n = int(num_videos)
         else:
             if clips.dim() != 5:
-                raise ValueError(f"CamViewer: clips must be (N, C, T, H, W) or a callable, got shape {tuple(clips.shape)}")
+                raise ValueError(
+                    f"CamViewer: clips must be (N, C, T, H, W) or a callable, got shape {tuple(clips.shape)}"
+                )
             n = clips.shape[0] if num_videos is None else int(num_videos)
         if n < 1:
             raise ValueError("CamViewer: no videos to show")
@@ -191,10 +199,15 @@ class CamViewer:
         self.scale = max(1, -(-160 // H)) if scale is None else int(scale)
 
         self.video = w.IntSlider(value=0, min=0, max=n - 1, description="video", continuous_update=False)
-        self.models_select = w.SelectMultiple(options=list(self.models), value=tuple(self.models), description="models",
-                                              rows=min(len(self.models), 5))
-        self.cls = w.Dropdown(options=[(PREDICTED, PREDICTED)] + [(c, k) for k, c in enumerate(self.class_names)],
-                              value=PREDICTED, description="class", disabled=method == "activation")
+        self.models_select = w.SelectMultiple(
+            options=list(self.models), value=tuple(self.models), description="models", rows=min(len(self.models), 5)
+        )
+        self.cls = w.Dropdown(
+            options=[(PREDICTED, PREDICTED)] + [(c, k) for k, c in enumerate(self.class_names)],
+            value=PREDICTED,
+            description="class",
+            disabled=method == "activation",
+        )
         self.frame = w.IntSlider(value=0, min=0, max=T - 1, description="frame")
         self.play = w.Play(value=0, min=0, max=T - 1, interval=150, description="play")
         w.jslink((self.play, "value"), (self.frame, "value"))
@@ -206,12 +219,14 @@ class CamViewer:
         self._panels = {name: w.VBox([self.captions[name], self.images[name]]) for name in self.models}
         self.panels = w.HBox()
         self.status = w.HTML()
-        self.widget = w.VBox([
-            w.HBox([self.video, self.cls, self.models_select]),
-            w.HBox([self.play, self.frame, self.opacity]),
-            self.panels,
-            self.status,
-        ])
+        self.widget = w.VBox(
+            [
+                w.HBox([self.video, self.cls, self.models_select]),
+                w.HBox([self.play, self.frame, self.opacity]),
+                self.panels,
+                self.status,
+            ]
+        )
         self.video.observe(self._on_video, names="value")
         self.models_select.observe(lambda _: self.refresh(), names="value")
         self.cls.observe(lambda _: self.refresh(), names="value")
@@ -268,12 +283,15 @@ class CamViewer:
         _, _, mask = self._display(video)
         area = None if mask is None else float(actor_area_share(mask[None])[0])
         for name in selected:
-            self.captions[name].value = _describe(name, self.cam(video, name, self.cls.value), self.class_names, area, html=True)
+            self.captions[name].value = _describe(
+                name, self.cam(video, name, self.cls.value), self.class_names, area, html=True
+            )
         self.panels.children = [self._clip_panel(), *(self._panels[n] for n in selected)]
         label = self.video_names[video] if self.video_names else f"video {video}"
         self.clip_caption.value = f"<b>{label}</b>" + (f"<br>actor area {area:.2f}" if area is not None else "")
-        self.status.value = (f"{self.style.method} maps, normalised per clip ({self.style.normalize}); "
-                             f"computed {self.n_computed}")
+        self.status.value = (
+            f"{self.style.method} maps, normalised per clip ({self.style.normalize}); computed {self.n_computed}"
+        )
         self.render()
 
     def _clip_panel(self):
@@ -358,8 +376,14 @@ def static_views(
         cams = {name: _clip_cam(model, clip, target_class, style, mask=mask) for name, model in models.items()}
         area = None if mask is None else float(actor_area_share(mask[None])[0])
         labels = {name: _describe(name, c, names, area, html=False) for name, c in cams.items()}
-        fig = cam_strip(clip, {labels[n]: c.map for n, c in cams.items()}, frames=frames, alpha=style.alpha,
-                        cmap=style.cmap, title=f"{prefix} {i}: {style.method} maps")
+        fig = cam_strip(
+            clip,
+            {labels[n]: c.map for n, c in cams.items()},
+            frames=frames,
+            alpha=style.alpha,
+            cmap=style.cmap,
+            title=f"{prefix} {i}: {style.method} maps",
+        )
         strip = out / f"{prefix}{int(i):05d}_strip.png"
         fig.savefig(strip, dpi=100, bbox_inches="tight")
         plt.close(fig)
@@ -367,23 +391,55 @@ def static_views(
         display = np.repeat(display, 3, axis=-1) if display.shape[-1] == 1 else display
         a = style.alpha
         panels = [display] + [(1 - a) * display + a * colorize(c.map, style.cmap) for c in cams.values()]
-        anim = write_animation(panel_frames(panels, ["clip", *cams]), out / f"{prefix}{int(i):05d}.{animation}", fps=fps)
-        views.append(StaticView(
-            index=int(i), strip=strip, animation=anim,
-            classes={n: c.cls for n, c in cams.items()},
-            predicted={n: c.pred for n, c in cams.items()},
-            prob={n: float(c.probs[c.cls]) if c.probs is not None and c.cls >= 0 else float("nan") for n, c in cams.items()},
-            actor_mass=None if mask is None else {n: float(c.mass) for n, c in cams.items()},
-            actor_area=area,
-        ))
+        anim = write_animation(
+            panel_frames(panels, ["clip", *cams]), out / f"{prefix}{int(i):05d}.{animation}", fps=fps
+        )
+        views.append(
+            StaticView(
+                index=int(i),
+                strip=strip,
+                animation=anim,
+                classes={n: c.cls for n, c in cams.items()},
+                predicted={n: c.pred for n, c in cams.items()},
+                prob={
+                    n: float(c.probs[c.cls]) if c.probs is not None and c.cls >= 0 else float("nan")
+                    for n, c in cams.items()
+                },
+                actor_mass=None if mask is None else {n: float(c.mass) for n, c in cams.items()},
+                actor_area=area,
+            )
+        )
     with open(out / "summary.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["video", "model", "class", "class_name", "predicted", "prob", "actor_mass", "actor_area", "actor_mass_ratio"])
+        writer.writerow(
+            [
+                "video",
+                "model",
+                "class",
+                "class_name",
+                "predicted",
+                "prob",
+                "actor_mass",
+                "actor_area",
+                "actor_mass_ratio",
+            ]
+        )
         for v in views:
             for n in v.classes:
                 mass = v.actor_mass[n] if v.actor_mass is not None else float("nan")
                 area = v.actor_area if v.actor_area is not None else float("nan")
                 k = v.classes[n]
-                writer.writerow([v.index, n, k, names[k] if 0 <= k < len(names) else "", v.predicted[n],
-                                 f"{v.prob[n]:.4f}", f"{mass:.4f}", f"{area:.4f}", f"{mass / area if area else float('nan'):.4f}"])
+                writer.writerow(
+                    [
+                        v.index,
+                        n,
+                        k,
+                        names[k] if 0 <= k < len(names) else "",
+                        v.predicted[n],
+                        f"{v.prob[n]:.4f}",
+                        f"{mass:.4f}",
+                        f"{area:.4f}",
+                        f"{mass / area if area else float('nan'):.4f}",
+                    ]
+                )
     return views
