@@ -12,7 +12,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import torch
 
@@ -23,8 +23,13 @@ __all__ = [
     "build_optimizer",
     "flip_for",
     "check_number",
-    "add_skip_flags",
-    "skip_settings",
+    "same_names",
+    "add_stage_parser",
+    "add_data_flags",
+    "data_from_args",
+    "add_optim_flags",
+    "optim_from_args",
+    "add_device_flags",
 ]
 
 
@@ -145,24 +150,107 @@ def flip_for(source: str | os.PathLike, choice: str = "auto") -> bool:
     return not (Path(source) / "manifest.json").is_file()
 
 
-def add_skip_flags(parser: argparse.ArgumentParser) -> None:
-    """``--skip-bad-videos`` and ``--skip-limit``: the command line of ``DataConfig.on_error``
-    and ``DataConfig.skip_limit``."""
-    parser.add_argument(
+# ------------------------------------------------------------------------------ command line
+# The flags of these settings, shared by `tbe pretrain`, `tbe finetune` and `tbe retrieve`.
+
+
+def add_stage_parser(
+    subparsers: argparse._SubParsersAction, name: str, help_text: str, description: str | None
+) -> argparse.ArgumentParser:
+    """The parser of a stage's command (``tbe NAME``), its module docstring as description."""
+    return subparsers.add_parser(
+        name, help=help_text, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+
+
+def add_data_flags(p: argparse.ArgumentParser, *, training: bool = True) -> None:
+    """``--data --root --frames --stride --size --workers`` (the clips), and for training also
+    ``--resize --flip --skip-bad-videos --skip-limit``; defaults: :class:`DataConfig`'s."""
+    d = DataConfig()
+    p.add_argument(
+        "--data",
+        default=d.source,
+        help="list file, list template with {split}, or a folder from 'tbe data synth' (default data/synth)",
+    )
+    p.add_argument(
+        "--root", default=None, help="root of the list's relative paths (default: its header, else its folder)"
+    )
+    p.add_argument("--frames", type=int, default=d.frames, help=f"frames per clip (default {d.frames})")
+    p.add_argument("--stride", type=int, default=d.stride, help=f"frame stride in a clip (default {d.stride})")
+    p.add_argument("--size", type=int, default=d.size, help=f"crop size fed to the network (default {d.size})")
+    p.add_argument("--workers", type=int, default=d.workers, help=f"loader processes (default {d.workers})")
+    if not training:
+        return
+    p.add_argument("--resize", type=int, default=None, help="short side after decoding (default: native)")
+    p.add_argument(
+        "--flip",
+        default="auto",
+        choices=["auto", "on", "off"],
+        help="horizontal flips (auto: off on the embedded benchmark, whose classes are directions)",
+    )
+    p.add_argument(
         "--skip-bad-videos",
         action="store_true",
         help="replace unreadable videos by others instead of stopping (counted per epoch in "
         "metrics.jsonl, files named in a warning)",
     )
-    parser.add_argument(
+    p.add_argument(
         "--skip-limit",
         type=float,
-        default=DataConfig.skip_limit,
+        default=d.skip_limit,
         help="with --skip-bad-videos: stop once more than this fraction of the videos is unreadable "
-        f"(default {DataConfig.skip_limit})",
+        f"(default {d.skip_limit})",
     )
 
 
-def skip_settings(args: argparse.Namespace) -> dict[str, object]:
-    """The ``DataConfig`` fields set by :func:`add_skip_flags`."""
-    return {"on_error": "skip" if args.skip_bad_videos else "raise", "skip_limit": args.skip_limit}
+def same_names(source: object, names: str) -> dict[str, Any]:
+    """``{name: source.name}`` for the space-separated ``names``: settings copied from one
+    configuration (or parsed flags) into another that names them alike."""
+    return {n: getattr(source, n) for n in names.split()}
+
+
+def data_from_args(a: argparse.Namespace, split: str, **fields: object) -> DataConfig:
+    """The :class:`DataConfig` of :func:`add_data_flags`' flags (training ones), for ``split``."""
+    return DataConfig(
+        source=a.data,
+        split=split,
+        flip=flip_for(a.data, a.flip),
+        on_error="skip" if a.skip_bad_videos else "raise",
+        **same_names(a, "root frames stride size resize workers skip_limit"),
+        **fields,
+    )
+
+
+def add_optim_flags(p: argparse.ArgumentParser, defaults: OptimConfig, *, milestones: str | None = None) -> None:
+    """``--optimizer --lr --weight-decay --schedule --warmup-steps`` (and ``--milestones --gamma``
+    when ``milestones`` names their unit), with a stage's ``defaults``."""
+    p.add_argument("--optimizer", default=defaults.name, choices=OPTIMIZERS, help="sgd (the paper's) or adamw")
+    p.add_argument("--lr", type=float, default=defaults.lr, help=f"learning rate (default {defaults.lr})")
+    p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    p.add_argument("--schedule", default=defaults.schedule, choices=["cosine", "step", "constant"])
+    p.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps)
+    if milestones:
+        p.add_argument("--milestones", type=int, nargs="*", default=[], help=f"{milestones} of step decay")
+        p.add_argument("--gamma", type=float, default=defaults.gamma)
+
+
+def optim_from_args(a: argparse.Namespace) -> OptimConfig:
+    """The :class:`OptimConfig` of :func:`add_optim_flags`' flags."""
+    extra = {"milestones": tuple(a.milestones), "gamma": a.gamma} if hasattr(a, "milestones") else {}
+    return OptimConfig(
+        name=a.optimizer,
+        lr=a.lr,
+        weight_decay=a.weight_decay,
+        schedule=a.schedule,
+        warmup_steps=a.warmup_steps,
+        **extra,
+    )
+
+
+def add_device_flags(p: argparse.ArgumentParser, *, training: bool = True) -> None:
+    """``--device --seed``, and for training ``--amp --progress``."""
+    p.add_argument("--device", default="auto", help="auto (a GPU if there is one), cpu, cuda or cuda:N")
+    p.add_argument("--seed", type=int, default=0)
+    if training:
+        p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"])
+        p.add_argument("--progress", default="auto", choices=["auto", "bar", "log", "off"])

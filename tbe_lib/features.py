@@ -46,7 +46,6 @@ class FeatureSet:
 
 def _eval_loader(
     list_path,
-    *,
     frames: int,
     stride: int,
     num_clips: int,
@@ -56,6 +55,7 @@ def _eval_loader(
     resize=None,
     cache: bool = False,
 ):
+    """The test-time loader of a list: ``num_clips`` uniformly spaced clips per video (or the centre one)."""
     from .data.dataset import ClipDataset, ClipSampler, build_loader
 
     mode = "uniform" if num_clips > 1 else "center"
@@ -121,16 +121,7 @@ def extract_features(
         return FeatureSet.load(cache_file)
     device = torch.device(device)
     model = model.to(device)
-    ds, loader = _eval_loader(
-        list_path,
-        frames=frames,
-        stride=stride,
-        num_clips=num_clips,
-        batch_size=batch_size,
-        workers=workers,
-        root=root,
-        resize=resize,
-    )
+    ds, loader = _eval_loader(list_path, frames, stride, num_clips, batch_size, workers, root, resize)
     fn = model if head else model.features
     feats, labels, indices = _run(
         model, loader, VideoEval(size, resize=eval_resize or size), device, fn, "features", progress
@@ -163,16 +154,7 @@ def clip_logits(
     from .augment.video import VideoEval
 
     device = torch.device(device)
-    _, loader = _eval_loader(
-        list_path,
-        frames=frames,
-        stride=stride,
-        num_clips=num_clips,
-        batch_size=batch_size,
-        workers=workers,
-        root=root,
-        resize=resize,
-    )
+    _, loader = _eval_loader(list_path, frames, stride, num_clips, batch_size, workers, root, resize)
     return _run(
         model.to(device), loader, VideoEval(size, resize=eval_resize or size), device, model, "evaluate", progress
     )

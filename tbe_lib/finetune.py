@@ -37,7 +37,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import OPTIMIZERS, DataConfig, OptimConfig, add_skip_flags, check_number, flip_for, skip_settings
+from .config import (
+    DataConfig,
+    OptimConfig,
+    add_data_flags,
+    add_device_flags,
+    add_optim_flags,
+    add_stage_parser,
+    check_number,
+    data_from_args,
+    optim_from_args,
+    same_names,
+)
 from .data.listfile import resolve_list
 from .train import LoopConfig
 
@@ -217,11 +228,10 @@ def finetune(cfg: FinetuneConfig, *, resume: bool = False) -> FinetuneResult:
     """Train a classifier (full finetuning, or a linear probe with ``cfg.freeze``) and
     evaluate it; returns the run directory, the model and the per-split results."""
     from . import distributed as D
-    from .augment.video import VideoAugment
     from .data.dataset import ClipSampler
     from .data.listfile import read_list
     from .models import build_model, load_weights
-    from .train.setup import build_trainer, start_run, training_dataset
+    from .train.setup import build_trainer, start_run, training_augment, training_dataset
     from .utils import atomic_save
 
     with start_run(run_dir=cfg.run_dir, device=cfg.device, loop=cfg.loop, resume=resume) as ctx:
@@ -283,14 +293,7 @@ def finetune(cfg: FinetuneConfig, *, resume: bool = False) -> FinetuneResult:
                     "missing": load_report.missing,
                 },
             )
-        augment = VideoAugment(
-            cfg.data.size,
-            scale=cfg.data.crop_scale,
-            flip=cfg.data.flip,
-            jitter=cfg.data.jitter,
-            jitter_p=cfg.data.jitter_p,
-            gray_p=cfg.data.gray_p,
-        )
+        augment = training_augment(cfg.data)
 
         def step_fn(model_, batch, step):
             x = ctx.augment(augment, batch).contiguous(memory_format=ctx.memory_format)  # (B, C, T, h, w)
@@ -343,37 +346,22 @@ def finetune(cfg: FinetuneConfig, *, resume: bool = False) -> FinetuneResult:
 
 
 def add_cli(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "finetune",
-        help="finetune (or --freeze: linear probe) and evaluate",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_stage_parser(subparsers, "finetune", "finetune (or --freeze: linear probe) and evaluate", __doc__)
+    f = FinetuneConfig()
     p.add_argument("--init", default=None, help="encoder.pt of a pretraining run (default: random init)")
-    p.add_argument("--backbone", default="r3d_tiny")
+    p.add_argument("--backbone", default=f.backbone)
     p.add_argument("--freeze", action="store_true", help="linear probe: frozen backbone, train the classifier only")
-    p.add_argument("--data", default="data/synth")
+    add_data_flags(p)
     p.add_argument("--train-split", default="train")
-    p.add_argument("--test-splits", nargs="+", default=["test_same", "test_shift"])
-    p.add_argument("--root", default=None)
+    p.add_argument("--test-splits", nargs="+", default=list(f.test_splits))
     p.add_argument("--run-dir", default=None)
     p.add_argument("--resume", action="store_true")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS, help="sgd (the paper's) or adamw")
-    p.add_argument("--lr", type=float, default=0.05)
-    p.add_argument("--weight-decay", type=float, default=1e-4)
-    p.add_argument("--warmup-steps", type=int, default=0)
-    p.add_argument("--schedule", default="cosine", choices=["cosine", "step", "constant"])
-    p.add_argument("--milestones", type=int, nargs="*", default=[], help="epochs of step decay")
-    p.add_argument("--gamma", type=float, default=0.1)
-    p.add_argument("--dropout", type=float, default=0.5)
-    p.add_argument("--frames", type=int, default=8)
-    p.add_argument("--stride", type=int, default=1)
-    p.add_argument("--size", type=int, default=32)
-    p.add_argument("--resize", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=f.epochs)
+    p.add_argument("--batch-size", type=int, default=f.batch_size)
+    add_optim_flags(p, f.optim, milestones="epochs")
+    p.add_argument("--dropout", type=float, default=f.dropout)
     p.add_argument("--eval-resize", type=int, default=None)
-    p.add_argument("--test-clips", type=int, default=4, help="clips per video for video-level accuracy")
+    p.add_argument("--test-clips", type=int, default=f.test_clips, help="clips per video for video-level accuracy")
     p.add_argument(
         "--select",
         default="last",
@@ -382,18 +370,7 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
         "best-on-test (optimistic)",
     )
     p.add_argument("--val-fraction", type=float, default=0.0)
-    p.add_argument("--workers", type=int, default=2)
-    add_skip_flags(p)
-    p.add_argument(
-        "--flip",
-        default="auto",
-        choices=["auto", "on", "off"],
-        help="horizontal flips (auto: off on the embedded benchmark, whose classes are directions)",
-    )
-    p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"])
-    p.add_argument("--progress", default="auto", choices=["auto", "bar", "log", "off"])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
+    add_device_flags(p)
     p.set_defaults(func=_cli_finetune)
 
 
@@ -402,40 +379,13 @@ def _cli_finetune(a: argparse.Namespace) -> int:
 
     cfg = FinetuneConfig(
         run_dir=a.run_dir or ("runs/probe" if a.freeze else "runs/finetune"),
-        init=a.init,
-        backbone=a.backbone,
-        freeze=a.freeze,
-        epochs=a.epochs,
-        batch_size=a.batch_size,
-        dropout=a.dropout,
-        device=a.device,
-        data=DataConfig(
-            source=a.data,
-            split=a.train_split,
-            root=a.root,
-            frames=a.frames,
-            stride=a.stride,
-            size=a.size,
-            resize=a.resize,
-            workers=a.workers,
-            flip=flip_for(a.data, a.flip),
-            **skip_settings(a),
-        ),
+        data=data_from_args(a, a.train_split),
         test_splits=tuple(a.test_splits),
-        test_clips=a.test_clips,
-        eval_resize=a.eval_resize,
-        select=a.select,
-        val_fraction=a.val_fraction,
-        optim=OptimConfig(
-            lr=a.lr,
-            weight_decay=a.weight_decay,
-            schedule=a.schedule,
-            milestones=tuple(a.milestones),
-            gamma=a.gamma,
-            warmup_steps=a.warmup_steps,
-            name=a.optimizer,
-        ),
+        optim=optim_from_args(a),
         loop=LoopConfig(amp=a.amp, progress=a.progress, seed=a.seed, log_every=10, checkpoint_every=0),
+        **same_names(
+            a, "init backbone freeze epochs batch_size dropout device test_clips eval_resize select val_fraction"
+        ),
     )
     res = finetune(cfg, resume=a.resume)
     print(f"[{'probe' if a.freeze else 'finetune'}] {res.run_dir}  (selection: {a.select})")

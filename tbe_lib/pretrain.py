@@ -20,7 +20,17 @@ from typing import Any, Sequence
 
 import torch
 
-from .config import OPTIMIZERS, DataConfig, OptimConfig, add_skip_flags, check_number, flip_for, skip_settings
+from .config import (
+    DataConfig,
+    OptimConfig,
+    add_data_flags,
+    add_device_flags,
+    add_optim_flags,
+    check_number,
+    data_from_args,
+    optim_from_args,
+    same_names,
+)
 from .data.listfile import resolve_list
 from .methods import METHODS, MethodConfig
 from .train import LoopConfig
@@ -68,11 +78,10 @@ def pretrain(cfg: PretrainConfig, *, resume: bool = False) -> PretrainResult:
     checkpoint from another method or architecture). The set-up is the one every training
     stage shares (:mod:`tbe_lib.train.setup`); what is pretraining's own is the method."""
     from . import distributed as D
-    from .augment.video import VideoAugment
     from .data.dataset import ClipSampler
     from .methods import build_method
     from .models import checkpoint_dict
-    from .train.setup import build_trainer, start_run, training_dataset
+    from .train.setup import build_trainer, start_run, training_augment, training_dataset
     from .utils import atomic_save
 
     with start_run(run_dir=cfg.run_dir, device=cfg.device, loop=cfg.loop, resume=resume) as ctx:
@@ -92,14 +101,7 @@ def pretrain(cfg: PretrainConfig, *, resume: bool = False) -> PretrainResult:
             resume=resume,
             config=cfg,
         )
-        augment = VideoAugment(
-            cfg.data.size,
-            scale=cfg.data.crop_scale,
-            flip=cfg.data.flip,
-            jitter=cfg.data.jitter,
-            jitter_p=cfg.data.jitter_p,
-            gray_p=cfg.data.gray_p,
-        )
+        augment = training_augment(cfg.data)
 
         def step_fn(model, batch, step):
             x = ctx.augment(augment, batch)  # (B, V, C, T, h, w) float32, normalised (V views of each video)
@@ -131,110 +133,54 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--method", default="be", choices=list(METHODS), help="a registered method (tbe_lib/methods/)")
     p.add_argument("--backbone", default="r3d_tiny")
-    p.add_argument(
-        "--data", default="data/synth", help="list file, or a folder from 'tbe data synth' (default data/synth)"
-    )
+    add_data_flags(p)
     p.add_argument("--split", default="pretrain", help="split of a benchmark folder (default pretrain)")
-    p.add_argument("--root", default=None, help="root of the list's relative paths")
+    p.add_argument("--no-cache", action="store_true", help="do not keep decoded videos in RAM")
     p.add_argument("--run-dir", default=None, help="run directory (default runs/pretrain_<method>)")
     p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.pt")
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--stop-after", type=int, default=None, help="stop (checkpointed) at this step; resume later")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS, help="sgd (the paper's) or adamw")
-    p.add_argument("--lr", type=float, default=0.03)
-    p.add_argument("--weight-decay", type=float, default=1e-4)
-    p.add_argument("--schedule", default="cosine", choices=["cosine", "step", "constant"])
-    p.add_argument("--warmup-steps", type=int, default=0)
+    add_optim_flags(p, OptimConfig())
     p.add_argument("--clip-grad", type=float, default=None)
-    p.add_argument("--frames", type=int, default=8)
-    p.add_argument("--stride", type=int, default=1)
-    p.add_argument("--size", type=int, default=32, help="crop size (default 32)")
-    p.add_argument("--resize", type=int, default=None, help="short side after decoding")
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument(
-        "--flip",
-        default="auto",
-        choices=["auto", "on", "off"],
-        help="horizontal flips (auto: off on the embedded benchmark, whose classes are directions)",
-    )
-    p.add_argument("--no-cache", action="store_true", help="do not keep decoded videos in RAM")
-    add_skip_flags(p)
-    p.add_argument("--queue-size", type=int, default=1024)
-    p.add_argument("--temperature", type=float, default=0.07)
-    p.add_argument("--momentum-ema", type=float, default=0.999, help="key encoder EMA m (default 0.999)")
-    p.add_argument("--bn-groups", type=int, default=2, help="shuffling-BN groups over all processes (1: off)")
+    m = MethodConfig()
+    p.add_argument("--queue-size", type=int, default=m.queue_size)
+    p.add_argument("--temperature", type=float, default=m.temperature)
+    p.add_argument("--momentum-ema", type=float, default=m.momentum, help=f"key encoder EMA m (default {m.momentum})")
+    p.add_argument("--bn-groups", type=int, default=m.bn_groups, help="shuffling-BN groups over all processes (1: off)")
     p.add_argument("--extra-negative", action="store_true", help="the paper's extra negative logit")
-    p.add_argument("--be-alpha", type=float, default=0.3)
-    p.add_argument("--be-source", default="intra", choices=["intra", "inter"])
+    p.add_argument("--be-alpha", type=float, default=m.be_alpha)
+    p.add_argument("--be-source", default=m.be_source, choices=["intra", "inter"])
     p.add_argument("--be-lam-per-clip", action="store_true")
-    p.add_argument("--pretext-task", default="rotation", choices=["rotation", "flip", "rotation+flip"])
-    p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"])
+    p.add_argument("--pretext-task", default=m.pretext_task, choices=["rotation", "flip", "rotation+flip"])
+    add_device_flags(p)
     p.add_argument("--no-channels-last", action="store_true")
     p.add_argument("--compile", action="store_true")
     p.add_argument("--checkpoint-every", type=int, default=500)
     p.add_argument("--log-every", type=int, default=10)
-    p.add_argument("--progress", default="auto", choices=["auto", "bar", "log", "off"])
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--deterministic",
         action="store_true",
         help="deterministic kernels where torch has them (slower on GPUs; set CUBLAS_WORKSPACE_CONFIG=:4096:8)",
     )
-    p.add_argument("--device", default="auto")
     p.set_defaults(func=_cli_pretrain)
 
 
-def config_from_args(a: argparse.Namespace) -> PretrainConfig:
-    from .methods import MethodConfig
-    from .train import LoopConfig
+#: Flags copied as they are into MethodConfig and LoopConfig fields of the same name.
+_METHOD_FLAGS = "method queue_size temperature bn_groups extra_negative be_alpha be_source be_lam_per_clip pretext_task"
+_LOOP_FLAGS = "steps log_every checkpoint_every clip_grad stop_after amp compile progress seed deterministic"
 
+
+def config_from_args(a: argparse.Namespace) -> PretrainConfig:
     return PretrainConfig(
         run_dir=a.run_dir or f"runs/pretrain_{a.method}",
         backbone=a.backbone,
         batch_size=a.batch_size,
         device=a.device,
-        data=DataConfig(
-            source=a.data,
-            split=a.split,
-            root=a.root,
-            frames=a.frames,
-            stride=a.stride,
-            size=a.size,
-            resize=a.resize,
-            workers=a.workers,
-            cache=not a.no_cache,
-            flip=flip_for(a.data, a.flip),
-            **skip_settings(a),
-        ),
-        method=MethodConfig(
-            method=a.method,
-            queue_size=a.queue_size,
-            temperature=a.temperature,
-            momentum=a.momentum_ema,
-            bn_groups=a.bn_groups,
-            extra_negative=a.extra_negative,
-            be_alpha=a.be_alpha,
-            be_source=a.be_source,
-            be_lam_per_clip=a.be_lam_per_clip,
-            pretext_task=a.pretext_task,
-        ),
-        optim=OptimConfig(
-            lr=a.lr, weight_decay=a.weight_decay, schedule=a.schedule, warmup_steps=a.warmup_steps, name=a.optimizer
-        ),
-        loop=LoopConfig(
-            steps=a.steps,
-            log_every=a.log_every,
-            checkpoint_every=a.checkpoint_every,
-            clip_grad=a.clip_grad,
-            stop_after=a.stop_after,
-            amp=a.amp,
-            channels_last=not a.no_channels_last,
-            compile=a.compile,
-            progress=a.progress,
-            seed=a.seed,
-            deterministic=a.deterministic,
-        ),
+        data=data_from_args(a, a.split, cache=not a.no_cache),
+        method=MethodConfig(momentum=a.momentum_ema, **same_names(a, _METHOD_FLAGS)),
+        optim=optim_from_args(a),
+        loop=LoopConfig(channels_last=not a.no_channels_last, **same_names(a, _LOOP_FLAGS)),
     )
 
 

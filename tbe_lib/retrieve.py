@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from .config import check_number
+from .config import add_data_flags, add_device_flags, add_stage_parser, check_number
 from .data.listfile import resolve_list
 
 __all__ = ["RetrievalConfig", "retrieve", "load_model_for_features", "add_cli"]
@@ -113,21 +113,18 @@ def retrieve(cfg: RetrievalConfig, *, progress: bool = False) -> dict[str, Any]:
         str(Path(cfg.data).resolve()),
     )
 
+    clip_settings = {
+        k: getattr(cfg, k) for k in ("frames", "stride", "size", "num_clips", "head", "batch_size", "workers", "root")
+    }
+
     def feats(split: str):
         return extract_features(
             model,
             resolve_list(cfg.data, split),
-            frames=cfg.frames,
-            stride=cfg.stride,
-            size=cfg.size,
-            num_clips=cfg.num_clips,
-            head=cfg.head,
-            batch_size=cfg.batch_size,
-            workers=cfg.workers,
             device=device,
-            root=cfg.root,
-            cache_file=out / "features" / f"{split}-{key}.pt",
             progress=progress,
+            cache_file=out / "features" / f"{split}-{key}.pt",
+            **clip_settings,
         )
 
     gallery = feats(cfg.gallery_split)
@@ -210,51 +207,46 @@ def retrieve(cfg: RetrievalConfig, *, progress: bool = False) -> dict[str, Any]:
 
 
 def add_cli(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "retrieve",
-        help="retrieval Recall@k, kNN, linear and background probes on frozen features",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = add_stage_parser(
+        subparsers, "retrieve", "retrieval Recall@k, kNN, linear and background probes on frozen features", __doc__
     )
+    r = RetrievalConfig()
     p.add_argument("--checkpoint", default=None, help="encoder.pt or model.pt (default: random init of --backbone)")
-    p.add_argument("--backbone", default="r3d_tiny")
-    p.add_argument("--data", default="data/synth")
-    p.add_argument("--root", default=None)
-    p.add_argument("--gallery-split", default="train")
-    p.add_argument("--query-splits", nargs="+", default=["test_same", "test_shift"])
-    p.add_argument("--background-split", default="train_unbiased", help="'none' to skip the background probe")
-    p.add_argument("--out", default="runs/retrieval")
-    p.add_argument("--frames", type=int, default=8)
-    p.add_argument("--stride", type=int, default=1)
-    p.add_argument("--size", type=int, default=32)
-    p.add_argument("--num-clips", type=int, default=4)
+    p.add_argument("--backbone", default=r.backbone)
+    add_data_flags(p, training=False)
+    p.add_argument("--gallery-split", default=r.gallery_split)
+    p.add_argument("--query-splits", nargs="+", default=list(r.query_splits))
+    p.add_argument("--background-split", default=r.background_split, help="'none' to skip the background probe")
+    p.add_argument("--out", default=r.out_dir)
+    p.add_argument("--num-clips", type=int, default=r.num_clips)
     p.add_argument("--head", action="store_true", help="use the 128-d projection head instead of backbone features")
-    p.add_argument("--ks", type=int, nargs="+", default=[1, 5, 10, 20, 50])
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ks", type=int, nargs="+", default=list(r.ks))
+    add_device_flags(p, training=False)
     p.set_defaults(func=_cli_retrieve)
 
 
 def _cli_retrieve(a: argparse.Namespace) -> int:
+    names = (
+        "checkpoint",
+        "backbone",
+        "data",
+        "root",
+        "gallery_split",
+        "frames",
+        "stride",
+        "size",
+        "num_clips",
+        "head",
+        "workers",
+        "device",
+        "seed",
+    )
     cfg = RetrievalConfig(
         out_dir=a.out,
-        checkpoint=a.checkpoint,
-        backbone=a.backbone,
-        data=a.data,
-        root=a.root,
-        gallery_split=a.gallery_split,
         query_splits=tuple(a.query_splits),
         background_split=None if a.background_split == "none" else a.background_split,
-        frames=a.frames,
-        stride=a.stride,
-        size=a.size,
-        num_clips=a.num_clips,
-        head=a.head,
         ks=tuple(a.ks),
-        workers=a.workers,
-        device=a.device,
-        seed=a.seed,
+        **{k: getattr(a, k) for k in names},
     )
     r = retrieve(cfg, progress=True)
     for split, rec in r["recall"].items():

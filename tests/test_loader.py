@@ -17,15 +17,7 @@ import torch
 from torchvision.io import encode_jpeg
 
 from tbe_lib.augment.video import VideoAugment
-from tbe_lib.data.dataset import (
-    BE_VIEWS,
-    MOCO_VIEWS,
-    ClipBatch,
-    ClipDataset,
-    ClipSampler,
-    build_loader,
-    collate_clips,
-)
+from tbe_lib.data.dataset import BE_VIEWS, MOCO_VIEWS, ClipBatch, ClipDataset, ClipSampler, build_loader, collate_clips
 from tbe_lib.data.decode import DecodeError, FrameCountError, probe_num_frames, read_frames_clip, read_video_clip
 from tbe_lib.data.listfile import VideoRecord, write_list
 from tbe_lib.data.sampling import (

@@ -48,8 +48,8 @@ def foreground_mask(x: Tensor, keep: float = 0.5, *, bins: int = 8, seed_fractio
     p_fg = (fg / (fg + bg).clamp_min(1.0)).gather(1, cell)  # (B, H*W) colour's foreground probability
     score = motion / motion.amax(1, keepdim=True).clamp_min(1e-12) + p_fg
     k = max(1, round(keep * H * W))
-    thr = score.topk(k, dim=1).values[:, -1:]  # (B, 1): the k-th highest score
-    return (score >= thr).float().view(B, 1, 1, H, W)
+    top = score.topk(k, dim=1).indices  # (B, k): exactly k pixels, ties broken by position
+    return torch.zeros_like(score).scatter_(1, top, 1.0).view(B, 1, 1, H, W)
 
 
 def fame(x: Tensor, keep: float = 0.5, *, generator: torch.Generator | None = None) -> Tensor:

@@ -180,11 +180,7 @@ def linear_probe(
 
 
 def background_probe(
-    train_feats: Any,
-    train_backgrounds: Any,
-    test_feats: Any,
-    test_backgrounds: Any,
-    **probe_kwargs: Any,
+    train_feats: Any, train_backgrounds: Any, test_feats: Any, test_backgrounds: Any, **probe_kwargs: Any
 ) -> ProbeResult:
     """Linear probe predicting the **background photograph id** instead of the action class.
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..config import DataConfig, OptimConfig
+from ..config import DataConfig, OptimConfig, same_names
 from ..data.listfile import class_names, resolve_list
 from ..finetune import FinetuneConfig
 from ..methods import MethodConfig
@@ -160,21 +160,15 @@ def retrieval_config(cfg: CompareConfig, condition: str, seed: int, row: str) ->
     return RetrievalConfig(
         out_dir=str(seed_dir(cfg, condition, seed) / f"retrieval_{row}"),
         checkpoint=checkpoint,
-        backbone=cfg.backbone,
         backbone_kwargs=dict(cfg.backbone_kwargs),
         data=str(data_source(cfg, condition)),
         root=cfg.roots.get(condition),
         gallery_split=cfg.train_split,
         query_splits=tuple(cfg.test_splits),
-        background_split=cfg.background_split,
-        frames=cfg.frames,
-        stride=cfg.stride,
-        size=cfg.size,
         num_clips=cfg.test_clips,
-        workers=cfg.workers,
-        device=cfg.device,
         seed=seed,
         embedding="tsne" if (condition, seed) == (first, cfg.conditions[first][0]) else None,
+        **same_names(cfg, "backbone background_split frames stride size workers device"),
     )
 
 

@@ -59,51 +59,19 @@ def _profile(name: str, description: str, *, run_dir: str, **settings: Any) -> E
 # videos of the 32x32 benchmark (the motions are a few pixels per frame: 8-frame clips left too
 # little of them for a CPU-sized budget). Activation maps hook its deepest stage with 4x4 maps
 # (set_cam_layer). Finetuning: the benchmark's recipe (CompareConfig's defaults).
-_SMOKE = _profile(
-    "smoke",
-    "tiny sizes: the whole book in a few minutes on a CPU (CI)",
-    run_dir="runs/book/smoke",
-    data_dir="data/synth-smoke",
-    data_dirs=_BENCHMARK_DIRS,
-    synth_size="smoke",
-    device="cpu",
-    conditions={"static": (0,), "jitter": (0,)},
-    frames=4,
-    pretrain_steps=4,
-    pretrain_batch=8,
-    finetune_epochs=1,
-    finetune_batch=8,
-    test_clips=1,
-    workers=0,
-    cam_videos=8,
-)
-_CPU = _profile(
-    "cpu",
-    "the real results on the embedded benchmark, on a laptop CPU",
-    run_dir="runs/book/cpu",
-    data_dir="data/synth",
-    data_dirs=_BENCHMARK_DIRS,
-    device="cpu",
-    conditions={"static": (0, 1, 2), "jitter": (0,)},
-    frames=16,
-    pretrain_steps=150,
-    finetune_epochs=12,
-    test_clips=1,
-)
-_FULL = _profile(
-    "full",
-    "more seeds and longer schedules on the embedded benchmark",
-    run_dir="runs/book/full",
-    data_dir="data/synth",
-    data_dirs=_BENCHMARK_DIRS,
-    conditions={"static": (0, 1, 2, 3, 4), "jitter": (0, 1, 2)},
-    frames=16,
-    pretrain_steps=2000,
-    finetune_epochs=40,
-    test_clips=4,
-    workers=4,
-    cam_videos=200,
-)
+# The profiles are laid out as a table (several settings a line), not one setting a line.
+# fmt: off
+_SMOKE = _profile("smoke", "tiny sizes: the whole book in a few minutes on a CPU (CI)", run_dir="runs/book/smoke",
+                  data_dir="data/synth-smoke", data_dirs=_BENCHMARK_DIRS, synth_size="smoke", device="cpu",
+                  conditions={"static": (0,), "jitter": (0,)}, frames=4, pretrain_steps=4, pretrain_batch=8,
+                  finetune_epochs=1, finetune_batch=8, test_clips=1, workers=0, cam_videos=8)
+_CPU = _profile("cpu", "the real results on the embedded benchmark, on a laptop CPU", run_dir="runs/book/cpu",
+                data_dir="data/synth", data_dirs=_BENCHMARK_DIRS, device="cpu",
+                conditions={"static": (0, 1, 2), "jitter": (0,)}, frames=16, pretrain_steps=150, finetune_epochs=12,
+                test_clips=1)
+_FULL = _profile("full", "more seeds and longer schedules on the embedded benchmark", run_dir="runs/book/full",
+                 data_dir="data/synth", data_dirs=_BENCHMARK_DIRS, conditions={"static": (0, 1, 2, 3, 4), "jitter": (0, 1, 2)},
+                 frames=16, pretrain_steps=2000, finetune_epochs=40, test_clips=4, workers=4, cam_videos=200)
 
 # The paper's settings (shared/reference/original-code.md, sections 1.6 and 3): I3D; pretraining
 # on 16 frames with stride 4, finetuning on 64 consecutive frames, both 224x224 crops of frames
@@ -117,45 +85,19 @@ _FULL = _profile(
 # the frame instead of a fixed 224 crop of 256, our colour jitter (the paper's applies one op
 # by a bug), the last epoch reported (not the best on test), video-level over 10 clips.
 _PAPER = _profile(
-    "paper",
-    "the paper's settings on UCF101 / HMDB51 / Diving48 (GPUs)",
-    run_dir="runs/book/paper",
-    data_dir="data_lists",
-    synthetic=False,
-    data_dirs={
-        "ucf101": "{data_dir}/ucf101/ucf101_video_{split}_split1.txt",
-        "hmdb51": "{data_dir}/hmdb51/hmdb51_video_{split}_split1.txt",
-        "diving48": "{data_dir}/diving48/diving48_video_{split}.txt",
-    },
-    conditions={"ucf101": (0,), "hmdb51": (0,), "diving48": (0,)},
-    pretrain_from={"hmdb51": "ucf101"},
-    pretrain_split="train",
-    train_split="train",
-    test_splits=("test",),
-    cam_split="test",
-    cam_videos=8,
-    backbone="i3d",
-    frames=16,
-    stride=4,
-    size=224,
-    resize=256,
-    finetune_frames=64,
-    finetune_stride=1,
-    finetune_size=224,
-    pretrain_steps=476_850,
-    pretrain_batch=4,
-    pretrain_lr=0.003,
-    queue_size=3569,
-    finetune_epochs=45,
-    finetune_batch=4,
-    finetune_lr=0.001,
-    finetune_optimizer="sgd",
-    finetune_weight_decay=1e-8,
-    finetune_dropout=0.5,
-    finetune_warmup_epochs=0.0,
-    test_clips=10,
-    workers=8,
+    "paper", "the paper's settings on UCF101 / HMDB51 / Diving48 (GPUs)", run_dir="runs/book/paper",
+    data_dir="data_lists", synthetic=False,
+    data_dirs={"ucf101": "{data_dir}/ucf101/ucf101_video_{split}_split1.txt",
+               "hmdb51": "{data_dir}/hmdb51/hmdb51_video_{split}_split1.txt",
+               "diving48": "{data_dir}/diving48/diving48_video_{split}.txt"},
+    conditions={"ucf101": (0,), "hmdb51": (0,), "diving48": (0,)}, pretrain_from={"hmdb51": "ucf101"},
+    pretrain_split="train", train_split="train", test_splits=("test",), cam_split="test", cam_videos=8,
+    backbone="i3d", frames=16, stride=4, size=224, resize=256, finetune_frames=64, finetune_stride=1, finetune_size=224,
+    pretrain_steps=476_850, pretrain_batch=4, pretrain_lr=0.003, queue_size=3569,
+    finetune_epochs=45, finetune_batch=4, finetune_lr=0.001, finetune_optimizer="sgd", finetune_weight_decay=1e-8,
+    finetune_dropout=0.5, finetune_warmup_epochs=0.0, test_clips=10, workers=8,
 )
+# fmt: on
 
 EXPERIMENT_PROFILES: Mapping[str, ExperimentProfile] = MappingProxyType(
     {p.name: p for p in (_SMOKE, _CPU, _FULL, _PAPER)}

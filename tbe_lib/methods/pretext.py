@@ -43,30 +43,44 @@ def apply_transform(x: Tensor, labels: Tensor, task: str) -> Tensor:
 
 @register_method("pretext", label="Pretext + BE")
 class PretextMethod(Method):
+    """Predict the transformation (``cfg.pretext_task``, or the subclass's ``task``) and, with
+    ``with_be``, keep the features of the clip and of its BE version close."""
+
+    task: str | None = None  # a subclass that always predicts one transformation sets it
+    with_be = True
+
     def __init__(self, encoder: nn.Module, cfg: MethodConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.encoder = encoder  # VideoModel: .features(x) -> (N, D)
-        self.classifier = nn.Linear(encoder.backbone.feature_dim, _CLASSES[cfg.pretext_task])
+        self.task = self.task or cfg.pretext_task
+        self.classifier = nn.Linear(encoder.backbone.feature_dim, _CLASSES[self.task])
 
     def forward(
         self, views: list[Tensor], generator: torch.Generator | None = None
     ) -> tuple[Tensor, dict[str, Tensor]]:
         x = views[0]  # (N, 3, T, H, W)
-        if self.cfg.pretext_task != "flip" and x.shape[-1] != x.shape[-2]:
+        if self.task != "flip" and x.shape[-1] != x.shape[-2]:
             raise ValueError(f"rotation pretext needs square frames, got {tuple(x.shape[-2:])}")
-        labels = transform_labels(self.cfg.pretext_task, x.shape[0], generator, x.device)  # (N,)
-        xt = apply_transform(x, labels, self.cfg.pretext_task)
-        xb = background_erasing(
-            xt, self.cfg.be_alpha, generator=generator, lam_per_clip=self.cfg.be_lam_per_clip, source=self.cfg.be_source
-        )
-        f = self.encoder.features(torch.cat([xt, xb], 0))  # (2N, D): one BN batch for both
-        f_x, f_be = f.chunk(2)
+        labels = transform_labels(self.task, x.shape[0], generator, x.device)  # (N,)
+        xt = apply_transform(x, labels, self.task)
+        metrics: dict[str, Tensor] = {}
+        if self.with_be:
+            c = self.cfg
+            xb = background_erasing(
+                xt, c.be_alpha, generator=generator, lam_per_clip=c.be_lam_per_clip, source=c.be_source
+            )
+            f_x, f_be = self.encoder.features(torch.cat([xt, xb], 0)).chunk(2)  # (N, D) each: one BN batch for both
+        else:
+            f_x = self.encoder.features(xt)  # (N, D)
         logits = self.classifier(f_x)  # (N, classes)
         ce = F.cross_entropy(logits.float(), labels)
-        mse = F.mse_loss(F.normalize(f_be.float(), dim=1), F.normalize(f_x.float(), dim=1))
-        loss = ce + self.cfg.pretext_be_weight * mse
+        loss = ce
+        if self.with_be:
+            mse = F.mse_loss(F.normalize(f_be.float(), dim=1), F.normalize(f_x.float(), dim=1))
+            loss = ce + self.cfg.pretext_be_weight * mse
+            metrics["be_mse"] = mse.detach()
         with torch.no_grad():
             acc = (logits.argmax(1) == labels).float().mean()
             p_pos = logits.float().softmax(1).gather(1, labels[:, None]).mean()
-        return loss, {"p_pos": p_pos, "acc": acc, "ce": ce.detach(), "be_mse": mse.detach()}
+        return loss, {"p_pos": p_pos, "acc": acc, "ce": ce.detach(), **metrics}

@@ -19,9 +19,7 @@ __all__ = ["C3D", "c3d"]
 def _conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
     """3x3x3 conv (stride 1, padding 1, no bias) -> BN -> ReLU; keeps (t, h, w)."""
     return nn.Sequential(
-        nn.Conv3d(cin, cout, kernel_size=3, padding=1, bias=False),
-        nn.BatchNorm3d(cout),
-        nn.ReLU(inplace=True),
+        nn.Conv3d(cin, cout, kernel_size=3, padding=1, bias=False), nn.BatchNorm3d(cout), nn.ReLU(inplace=True)
     )
 
 

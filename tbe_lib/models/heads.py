@@ -48,12 +48,7 @@ class ProjectionHead(nn.Module):
                 nn.ReLU(inplace=True),
                 nn.Linear(hidden_dim, out_dim),
             )
-        self.arch: dict[str, Any] = {
-            "kind": "projection",
-            "in_dim": in_dim,
-            "out_dim": out_dim,
-            "hidden_dim": hidden_dim,
-        }
+        self.arch: dict[str, Any] = dict(kind="projection", in_dim=in_dim, out_dim=out_dim, hidden_dim=hidden_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.proj(global_pool(x))  # (B, out_dim)
@@ -73,12 +68,7 @@ class ClassifierHead(nn.Module):
         self.fc = nn.Linear(in_dim, num_classes)
         nn.init.normal_(self.fc.weight, 0.0, 0.01)
         nn.init.zeros_(self.fc.bias)
-        self.arch: dict[str, Any] = {
-            "kind": "classifier",
-            "in_dim": in_dim,
-            "num_classes": num_classes,
-            "dropout": dropout,
-        }
+        self.arch: dict[str, Any] = dict(kind="classifier", in_dim=in_dim, num_classes=num_classes, dropout=dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.dropout(global_pool(x)))  # (B, num_classes)

@@ -270,13 +270,15 @@ class Trainer:
 
     def _raise_if_state_not_finite(self) -> None:
         bad = first_nonfinite(self.module.state_dict())
-        if bad is None:
-            return
+        if bad is not None:
+            raise self._diverged(f"{bad} holds non-finite values at step {self.step}")
+
+    def _diverged(self, what: str) -> TrainingDiverged:
+        """The error of a diverged run: what went wrong, and that the last good checkpoint stays."""
         where = self.run.last_checkpoint if self.run.last_checkpoint.exists() else "none written yet"
-        raise TrainingDiverged(
-            f"{self.desc}: {bad} holds non-finite values at step {self.step}; stopped without writing a checkpoint "
-            f"(last good checkpoint: {where}). Lower the learning rate, enable --clip-grad or use --amp off, "
-            "then resume or restart."
+        return TrainingDiverged(
+            f"{self.desc}: {what}; stopped without writing a checkpoint (last good checkpoint: {where}). "
+            "Lower the learning rate, enable --clip-grad or use --amp off, then resume or restart."
         )
 
     def resume(self, path: str | os.PathLike | None = None) -> int:
@@ -441,14 +443,8 @@ class Trainer:
 
     def _raise_if_diverged(self, watch: _FiniteWatch) -> None:
         step = watch.first_bad_step()  # the same on every rank (a collective), so all stop together
-        if step is None:
-            return
-        where = self.run.last_checkpoint if self.run.last_checkpoint.exists() else "none written yet"
-        raise TrainingDiverged(
-            f"{self.desc}: loss is {watch.bad_value} at step {step}; stopped without writing a checkpoint "
-            f"(last good checkpoint: {where}). Lower the learning rate, enable --clip-grad or use --amp off, "
-            "then resume or restart."
-        )
+        if step is not None:
+            raise self._diverged(f"loss is {watch.bad_value} at step {step}")
 
     @torch.no_grad()
     def check_replicas(self) -> float:

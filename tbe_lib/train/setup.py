@@ -28,7 +28,7 @@ from .rundir import RunDir
 from .sampler import StepSampler
 from .schedule import build_scheduler
 
-__all__ = ["RunContext", "start_run", "training_dataset", "build_trainer"]
+__all__ = ["RunContext", "start_run", "training_dataset", "training_augment", "build_trainer"]
 
 
 @dataclass
@@ -125,6 +125,16 @@ def training_dataset(data: DataConfig, list_path: str | os.PathLike, sampler: An
     if len(dataset) == 0:
         raise ValueError(f"{list_path} lists no videos; nothing to train on")
     return dataset
+
+
+def training_augment(data: DataConfig) -> nn.Module:
+    """The batch augmentation of ``data`` (random resized crop to ``size``, flips, colour jitter,
+    grayscale, normalisation; :class:`~tbe_lib.augment.video.VideoAugment`)."""
+    from ..augment.video import VideoAugment
+
+    return VideoAugment(
+        data.size, scale=data.crop_scale, flip=data.flip, jitter=data.jitter, jitter_p=data.jitter_p, gray_p=data.gray_p
+    )
 
 
 def build_trainer(
