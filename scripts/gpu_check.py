@@ -114,6 +114,11 @@ def _run(cmd: list[str], env: dict[str, str], timeout: float, log: Path) -> tupl
     return rc, text, dt
 
 
+def _argv(*parts: str | Path) -> list[str]:
+    """Command-line words: strings are split on spaces, paths kept whole (they may hold spaces)."""
+    return [w for p in parts for w in ([str(p)] if isinstance(p, Path) else str(p).split())]
+
+
 def _tail(text: str, n: int = 1) -> str:
     lines = [x for x in text.strip().splitlines() if x.strip()]
     return " | ".join(lines[-n:])[:200] if lines else ""
@@ -221,36 +226,11 @@ class Check:
         for backbone, batch, frames, size in (self.sizes.bench_small, self.sizes.bench_large):
             js = self.work / f"step_{backbone}_{size}.json"
             rc, out, dt = _run(
-                [
-                    sys.executable,
-                    "bench/bench_pretrain.py",
-                    "--backbone",
-                    backbone,
-                    "--batch",
-                    str(batch),
-                    "--frames",
-                    str(frames),
-                    "--size",
-                    str(size),
-                    "--device",
-                    self.device,
-                    "--amp",
-                    self.amp,
-                    "--methods",
-                    "moco",
-                    "be",
-                    "be/bn1",
-                    "--repeats",
-                    str(self.sizes.repeats),
-                    "--profile",
-                    "be",
-                    "--json",
-                    str(js),
-                ],
-                self.env,
-                600,
-                self.log,
-            )
+                [sys.executable, "bench/bench_pretrain.py", *_argv(
+                    f"--backbone {backbone} --batch {batch} --frames {frames} --size {size} --device {self.device}",
+                    f"--amp {self.amp} --methods moco be be/bn1 --repeats {self.sizes.repeats} --profile be --json", js)],
+                self.env, 600, self.log,
+            )  # fmt: skip
             name = f"step bench {backbone} {frames}x{size}² b{batch}"
             if rc != 0:
                 self.add(Row(name, f"failed: {_tail(out)}", "be <= 1.45x bare", False, dt))
@@ -274,15 +254,7 @@ class Check:
     def synth(self) -> Path:
         data = self.work / "synth"
         rc, out, dt = self.tbe(
-            "data",
-            "synth",
-            "--out",
-            str(data),
-            "--size",
-            self.sizes.synth,
-            "--no-progress",
-            "--workers",
-            str(max(1, (os.cpu_count() or 2))),
+            *_argv("data synth --out", data, f"--size {self.sizes.synth} --no-progress --workers {os.cpu_count() or 2}")
         )
         self.add(Row("embedded benchmark", "rendered" if rc == 0 else f"failed: {_tail(out)}", "", rc == 0 or None, dt))
         if rc != 0:
@@ -291,42 +263,12 @@ class Check:
 
     def _pretrain_args(self, data: Path, run: Path, steps: int, *extra: str) -> list[str]:
         s = self.sizes
-        return [
-            "pretrain",
-            "--method",
-            "be",
-            "--extra-negative",
-            "--data",
-            str(data),
-            "--run-dir",
-            str(run),
-            "--backbone",
-            s.backbone,
-            "--size",
-            str(s.size),
-            "--frames",
-            str(s.frames),
-            "--batch-size",
-            str(s.batch),
-            "--queue-size",
-            "256",
-            "--steps",
-            str(steps),
-            "--amp",
-            self.amp,
-            "--device",
-            self.device,
-            "--workers",
-            str(self.workers),
-            "--log-every",
-            "1",
-            "--checkpoint-every",
-            "0",
-            "--progress",
-            "log",
-            "--deterministic",
-            *extra,
-        ]
+        return _argv(
+            "pretrain --method be --extra-negative --data", data, "--run-dir", run,
+            f"--backbone {s.backbone} --size {s.size} --frames {s.frames} --batch-size {s.batch} --queue-size 256",
+            f"--steps {steps} --amp {self.amp} --device {self.device} --workers {self.workers} --log-every 1",
+            "--checkpoint-every 0 --progress log --deterministic", *extra,
+        )  # fmt: skip
 
     def paper_size_run(self, data: Path) -> Path | None:
         from tbe_lib.utils import safe_load
@@ -367,40 +309,11 @@ class Check:
         s = self.sizes
         ft = self.work / "ft"
         rc, out, dt = self.tbe(
-            "finetune",
-            "--init",
-            str(pre / "encoder.pt"),
-            "--backbone",
-            s.backbone,
-            "--data",
-            str(data),
-            "--test-splits",
-            "test_shift",
-            "--epochs",
-            "1",
-            "--batch-size",
-            str(s.batch),
-            "--frames",
-            str(s.frames),
-            "--size",
-            str(s.size),
-            "--test-clips",
-            "1",
-            "--optimizer",
-            "adamw",
-            "--lr",
-            "1e-3",
-            "--amp",
-            self.amp,
-            "--device",
-            self.device,
-            "--workers",
-            str(self.workers),
-            "--run-dir",
-            str(ft),
-            "--progress",
-            "log",
-        )
+            *_argv("finetune --init", pre / "encoder.pt", "--data", data, "--run-dir", ft,
+                   f"--backbone {s.backbone} --test-splits test_shift --epochs 1 --batch-size {s.batch}",
+                   f"--frames {s.frames} --size {s.size} --test-clips 1 --optimizer adamw --lr 1e-3 --amp {self.amp}",
+                   f"--device {self.device} --workers {self.workers} --progress log")
+        )  # fmt: skip
         self.add(
             Row(
                 "finetune from the resumed encoder (1 epoch)",
@@ -412,28 +325,10 @@ class Check:
         )
         rt = self.work / "rt"
         rc, out, dt = self.tbe(
-            "retrieve",
-            "--checkpoint",
-            str(pre / "encoder.pt"),
-            "--backbone",
-            s.backbone,
-            "--data",
-            str(data),
-            "--query-splits",
-            "test_shift",
-            "--frames",
-            str(s.frames),
-            "--size",
-            str(s.size),
-            "--num-clips",
-            "1",
-            "--device",
-            self.device,
-            "--workers",
-            str(self.workers),
-            "--out",
-            str(rt),
-        )
+            *_argv("retrieve --checkpoint", pre / "encoder.pt", "--data", data, "--out", rt,
+                   f"--backbone {s.backbone} --query-splits test_shift --frames {s.frames} --size {s.size}",
+                   f"--num-clips 1 --device {self.device} --workers {self.workers}")
+        )  # fmt: skip
         self.add(
             Row(
                 "retrieve from the resumed encoder", "done" if rc == 0 else f"failed: {_tail(out)}", "runs", rc == 0, dt
@@ -444,37 +339,11 @@ class Check:
         s = self.sizes
         run = self.work / "pt_compile"
         rc, out, dt = self.tbe(
-            "pretrain",
-            "--method",
-            "be",
-            "--data",
-            str(data),
-            "--run-dir",
-            str(run),
-            "--backbone",
-            s.compile_backbone,
-            "--size",
-            str(s.compile_size),
-            "--frames",
-            str(s.frames),
-            "--batch-size",
-            str(s.batch),
-            "--queue-size",
-            "256",
-            "--steps",
-            str(2 * s.steps + 4),
-            "--amp",
-            self.amp,
-            "--device",
-            self.device,
-            "--workers",
-            str(self.workers),
-            "--compile",
-            "--log-every",
-            "1",
-            "--progress",
-            "log",
-        )
+            *_argv("pretrain --method be --data", data, "--run-dir", run,
+                   f"--backbone {s.compile_backbone} --size {s.compile_size} --frames {s.frames} --batch-size {s.batch}",
+                   f"--queue-size 256 --steps {2 * s.steps + 4} --amp {self.amp} --device {self.device}",
+                   f"--workers {self.workers} --compile --log-every 1 --progress log")
+        )  # fmt: skip
         fell_back = "continuing without --compile" in out
         result = (
             ("failed: " + _tail(out, 2))
@@ -503,38 +372,11 @@ class Check:
         run = self.work / "pt_e2e"
         # The bench's BE step: 2 views (no extra negative), queue 4096, the same batch and clip size.
         rc, out, dt = self.tbe(
-            "pretrain",
-            "--method",
-            "be",
-            "--data",
-            str(data),
-            "--run-dir",
-            str(run),
-            "--backbone",
-            backbone,
-            "--size",
-            str(size),
-            "--frames",
-            str(frames),
-            "--batch-size",
-            str(batch),
-            "--queue-size",
-            "4096",
-            "--steps",
-            str(s.e2e_steps),
-            "--amp",
-            self.amp,
-            "--device",
-            self.device,
-            "--workers",
-            str(self.workers),
-            "--log-every",
-            "5",
-            "--checkpoint-every",
-            "0",
-            "--progress",
-            "log",
-        )
+            *_argv("pretrain --method be --data", data, "--run-dir", run,
+                   f"--backbone {backbone} --size {size} --frames {frames} --batch-size {batch} --queue-size 4096",
+                   f"--steps {s.e2e_steps} --amp {self.amp} --device {self.device} --workers {self.workers}",
+                   "--log-every 5 --checkpoint-every 0 --progress log")
+        )  # fmt: skip
         name = f"end-to-end tbe pretrain, {backbone} {frames}x{size}² b{batch}, {self.workers} workers"
         if rc != 0:
             self.add(Row(name, f"failed: {_tail(out)}", ">= 0.9x step bench", False, dt))
@@ -564,47 +406,12 @@ class Check:
         s = self.sizes
         run = self.work / "pt_ddp"
         rc, out, dt = _run(
-            [
-                sys.executable,
-                "-m",
-                "torch.distributed.run",
-                "--nproc_per_node",
-                str(min(self.gpus, 8)),
-                "-m",
-                "tbe_lib.cli",
-                "pretrain",
-                "--method",
-                "be",
-                "--extra-negative",
-                "--data",
-                str(data),
-                "--run-dir",
-                str(run),
-                "--backbone",
-                "r3d_18",
-                "--size",
-                "112",
-                "--frames",
-                str(s.frames),
-                "--batch-size",
-                str(s.batch),
-                "--steps",
-                "10",
-                "--amp",
-                self.amp,
-                "--device",
-                "cuda",
-                "--workers",
-                "4",
-                "--log-every",
-                "1",
-                "--progress",
-                "log",
-            ],
-            self.env,
-            600,
-            self.log,
-        )
+            [sys.executable, "-m", "torch.distributed.run", *_argv(
+                f"--nproc_per_node {min(self.gpus, 8)} -m tbe_lib.cli pretrain --method be --extra-negative --data", data,
+                "--run-dir", run, f"--backbone r3d_18 --size 112 --frames {s.frames} --batch-size {s.batch} --steps 10",
+                f"--amp {self.amp} --device cuda --workers 4 --log-every 1 --progress log")],
+            self.env, 600, self.log,
+        )  # fmt: skip
         rep = json.loads((run / "replicas.json").read_text()) if (run / "replicas.json").exists() else {}
         ok = rc == 0 and rep.get("max_abs_diff_sum") == 0.0
         self.add(
