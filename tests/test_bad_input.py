@@ -23,30 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _pretrain_args(data, run, *extra: str) -> list[str]:
-    return [
-        "pretrain",
-        "--data",
-        str(data),
-        "--run-dir",
-        str(run),
-        "--steps",
-        "2",
-        "--batch-size",
-        "8",
-        "--workers",
-        "0",
-        "--device",
-        "cpu",
-        "--progress",
-        "off",
-        "--frames",
-        "4",
-        "--stride",
-        "2",
-        "--queue-size",
-        "16",
-        *extra,
-    ]
+    steps = "--steps 2 --batch-size 8 --workers 0 --device cpu --progress off --frames 4 --stride 2 --queue-size 16"
+    return ["pretrain", "--data", str(data), "--run-dir", str(run), *steps.split(), *extra]
 
 
 def _one_line_error(capsys, argv: list[str], *patterns: str) -> str:
@@ -121,23 +99,8 @@ def test_a_lock_left_by_a_dead_process_is_taken_over_with_a_warning(tmp_path, sm
 
 
 def test_retrieval_ks_beyond_the_gallery_are_capped_aloud_or_refused(tmp_path, smoke_bench, capsys):
-    common = [
-        "retrieve",
-        "--data",
-        str(smoke_bench),
-        "--frames",
-        "4",
-        "--num-clips",
-        "1",
-        "--workers",
-        "0",
-        "--device",
-        "cpu",
-        "--background-split",
-        "none",
-        "--query-splits",
-        "test_shift",
-    ]
+    flags = "--frames 4 --num-clips 1 --workers 0 --device cpu --background-split none --query-splits test_shift"
+    common = ["retrieve", "--data", str(smoke_bench), *flags.split()]
     assert main([*common, "--out", str(tmp_path / "a"), "--ks", "1", "5", "50", "100"]) == 0
     err = capsys.readouterr().err
     assert "Recall@k skipped for k = [50, 100]" in err and "16 videos" in err
@@ -202,18 +165,7 @@ def test_a_label_outside_the_classes_is_refused_before_training(tmp_path, smoke_
         str(test),
         "--run-dir",
         str(tmp_path / "ft"),
-        "--epochs",
-        "1",
-        "--batch-size",
-        "8",
-        "--workers",
-        "0",
-        "--device",
-        "cpu",
-        "--progress",
-        "off",
-        "--frames",
-        "4",
+        *"--epochs 1 --batch-size 8 --workers 0 --device cpu --progress off --frames 4".split(),
     ]
     _one_line_error(capsys, args, re.escape(str(test)), r"label 9 .* outside the 8 classes")
     assert not (tmp_path / "ft" / "checkpoints" / "last.pt").exists()
