@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["numerics_environment", "cpu_model", "cpu_flags"]
+__all__ = ["numerics_environment", "run_environment", "cpu_model", "cpu_flags"]
 
 #: Instruction-set extensions that change which CPU kernels run (and how they round).
 ISA_FLAGS = (
@@ -132,3 +132,22 @@ def numerics_environment(device: torch.device | str | None = None) -> dict[str, 
             "tf32_cudnn": torch.backends.cudnn.allow_tf32,
         }
     return env
+
+
+def run_environment(device: torch.device | str = "cpu") -> dict[str, Any]:
+    """What ``RUN/environment.json`` records about the software and the machine (the run adds
+    its command line, commit, world size and start time): versions, device, threads, and
+    :func:`numerics_environment`."""
+    import tbe_lib
+
+    device = torch.device(device)
+    return {
+        "tbe_lib": tbe_lib.__version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model(),
+        "cpu_threads": torch.get_num_threads(),
+        "numerics": numerics_environment(device),  # processor, instruction sets, math libraries, GPU
+    }

@@ -73,6 +73,48 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     except BuildError as e:
         print(f"tbe reproduce: error: {e}", file=sys.stderr)
         return 3
+    if args.check or args.write_reference:
+        return _check(args)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    """``--check`` / ``--write-reference``: the build's table against the profile's reference."""
+    from ..environment import run_environment
+    from ..experiment.profiles import profile_config
+    from ..experiment.reference import (
+        build_environment,
+        reference_path,
+        reproduction_report,
+        summary_csv_cells,
+        write_reference,
+    )
+    from .registry import STAGES
+    from .runner import _split_settings
+
+    root = Path(args.root).resolve()
+    overrides, _ = _split_settings(root, STAGES, args.profile, parse_settings(args.set), args.data)
+    out_dir = Path(profile_config(args.profile, overrides, root=root).out_dir)
+    ref = reference_path(args.profile, root)
+    if args.write_reference:
+        env = build_environment(out_dir) or run_environment("cpu")
+        made_by = {"command": "tbe reproduce --profile " + args.profile, "commit": env.get("git_commit")}
+        write_reference(ref, args.profile, summary_csv_cells(out_dir / "summary.csv"), env, made_by)
+        print(f"[reproduce] reference written: {ref}")
+        return 0
+    if not ref.is_file():
+        print(
+            f"tbe reproduce: error: no reference table for profile {args.profile!r} ({ref}); make one from a "
+            "build you trust with --write-reference",
+            file=sys.stderr,
+        )
+        return 2
+    report = reproduction_report(out_dir, ref)
+    for sentence in report.sentences():
+        print(f"[reproduce] {sentence}")
+    if not report.ok:
+        print(f"tbe reproduce: check failed: headline cells moved beyond their tolerance ({ref})", file=sys.stderr)
+        return 4
     return 0
 
 
@@ -118,4 +160,12 @@ def add_cli(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--strict", action="store_true", help="treat Sphinx warnings as errors")
     p.add_argument("--quiet", action="store_true", help="do not stream cell output to the console")
     p.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell before failing (default: none)")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="then compare the table with bench/results/reference_<profile>.json cell by cell; exit 4 when a headline "
+        "cell moved beyond its tolerance (max(1 point, 2 x its seed-to-seed std)); with --build-only, checks the "
+        "existing build",
+    )
+    p.add_argument("--write-reference", action="store_true", help="then make this build the profile's reference table")
     p.set_defaults(func=_cmd_reproduce)

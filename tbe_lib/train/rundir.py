@@ -16,7 +16,6 @@ import dataclasses
 import errno
 import json
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from typing import Any, Iterator
 
 import torch
 
-from ..environment import numerics_environment
+from ..environment import run_environment
 
 __all__ = ["RunDir", "RunDirBusy", "read_metrics", "to_jsonable"]
 
@@ -157,23 +156,12 @@ class RunDir:
         os.replace(tmp, self.path / name)
 
     def write_environment(self, device: torch.device, world_size: int = 1) -> None:
-        import tbe_lib
-
         env = {
-            "tbe_lib": tbe_lib.__version__,
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "platform": platform.platform(),
-            "device": str(device),
-            "device_name": torch.cuda.get_device_name(device)
-            if device.type == "cuda"
-            else platform.processor() or "cpu",
-            "cpu_threads": torch.get_num_threads(),
+            **run_environment(device),
             "world_size": world_size,
             "git_commit": _git_commit(),
             "argv": sys.argv,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "numerics": numerics_environment(device),  # processor, instruction sets, math libraries, GPU
         }
         self.write_json("environment.json", env)
 
