@@ -5,7 +5,8 @@
   relative to the project root);
 * data: :func:`ensure_synth` (the embedded benchmark at a folder, generated if absent),
   :func:`clip_tensor`, :func:`render_clips` (benchmark videos rendered in memory with their
-  actor masks), :func:`single_frame_matrix` (one decoded frame per video, for linear probes);
+  actor masks), :func:`single_frame_matrix` (one decoded frame per video, for linear probes),
+  :func:`frame_leak` (how well one frame at a fixed index predicts the class);
 * numbers: :func:`glue` (myst-nb ``glue`` that also works outside a book build),
   :func:`median_ms` (a small timing with medians), :func:`be_region_change` (how much BE
   changes background vs actor pixels), :func:`be_change_levels` (the same without masks, for
@@ -18,13 +19,16 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from tbe_lib.utils import median_ms  # noqa: F401  (re-exported for the notebooks)
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "in_papermill",
@@ -34,6 +38,7 @@ __all__ = [
     "clip_tensor",
     "render_clips",
     "single_frame_matrix",
+    "frame_leak",
     "glue",
     "median_ms",
     "be_region_change",
@@ -130,6 +135,68 @@ def single_frame_matrix(
         xs.append(batch.clips.flatten(1).float().div_(255).numpy())  # (B, 3*1*H*W)
         ys.append(batch.labels.numpy())
     return np.concatenate(xs), np.concatenate(ys)
+
+
+def frame_leak(
+    list_path: str | os.PathLike,
+    *,
+    frames: Sequence[int] | None = None,
+    size: int = 16,
+    folds: int = 5,
+    limit: int = 0,
+    workers: int = 0,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """How much one frame at a *fixed* index tells about the class, within one split: for each
+    frame index ``t`` in ``frames`` (default: every 4th and the last) of the videos of
+    ``list_path``, the accuracy of a logistic regression on
+    frame ``t`` alone (decoded by the book's loader, area-resized to ``size`` x ``size``),
+    cross-validated over ``folds`` stratified folds of the split. Returns one row per frame
+    index: ``frame``, ``accuracy`` and its 95 % Wilson interval ``low``, ``high`` (over the
+    videos). Chance is 1 / classes; a benchmark whose classes are pure motion should stay near it
+    at every index."""
+    import pandas as pd
+    import torch.nn.functional as F
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from torch.utils.data import Subset
+
+    from tbe_lib.data.dataset import ClipDataset, ClipSampler, build_loader
+    from tbe_lib.data.listfile import read_list
+    from tbe_lib.data.decode import probe_num_frames
+
+    videos = read_list(list_path)
+    length = probe_num_frames(videos.resolve(videos.records[0]))
+    indices = sorted(set(range(0, length, 4)) | {length - 1}) if frames is None else list(frames)
+    ds = ClipDataset(videos, ClipSampler(frames=length, mode="center"))
+    if limit and limit < len(ds):
+        ds = Subset(ds, range(limit))  # type: ignore[assignment]
+    xs, ys = [], []
+    for batch in build_loader(ds, 32, shuffle=False, workers=workers):
+        clips = batch.clips.float().div_(255).transpose(1, 2).flatten(0, 1)  # (B*T, 3, H, W)
+        small = F.interpolate(clips, size=(size, size), mode="area")  # (B*T, 3, size, size)
+        xs.append(small.unflatten(0, (-1, length)).flatten(2).numpy())  # (B, T, 3*size*size)
+        ys.append(batch.labels.numpy())
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    rows = []
+    for t in indices:
+        clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.01, max_iter=2000))
+        acc = float((cross_val_predict(clf, x[:, t], y, cv=cv) == y).mean())
+        low, high = wilson_interval(acc, len(y))
+        rows.append({"frame": t, "accuracy": acc, "low": low, "high": high})
+    return pd.DataFrame(rows)
+
+
+def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a proportion ``p`` measured on ``n`` trials."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(centre - half), float(centre + half)
 
 
 def glue(name: str, value: Any, *, display: bool = False) -> None:

@@ -13,6 +13,9 @@ the item is then a stack ``(V, C, T, H, W)`` in that order:
   batch augmentation draws independent crops/colours for each view).
 * ``"other_time"``: a clip of the same video starting at least ``min_gap`` frames away.
 * ``"other_video"``: a random clip of a different, randomly chosen video.
+* ``"actor_swap"`` (embedded benchmark only): the anchor's frames where its ground-truth actor
+  mask is set, a random clip of another video elsewhere: the actor on another background (the
+  ``oracle_swap`` control, :mod:`tbe_lib.methods.oracle_swap`).
 
 How this maps to the paper's code (``original-code.md`` §1.2, §1.4), whose dataset always
 returns ``[anchor, positive, negative]``:
@@ -84,6 +87,7 @@ from torch.utils.data import (
 from .decode import (Backend, DecodeError, FrameCountError, probe_num_frames, read_frames_clip, read_video_all,
                      read_video_clip, read_video_sampled)
 from .listfile import VideoList, read_list
+from .synth.masks import ActorMasks
 from .sampling import ShortPolicy, ShortVideoError, center_clip, clip_span, other_time_clip, random_clip, uniform_clips
 
 __all__ = [
@@ -104,10 +108,10 @@ __all__ = [
     "seed_worker",
 ]
 
-ViewKind = Literal["anchor", "same_frames", "other_time", "other_video"]
+ViewKind = Literal["anchor", "same_frames", "other_time", "other_video", "actor_swap"]
 BE_VIEWS: tuple[ViewKind, ...] = ("anchor", "same_frames", "other_time")
 MOCO_VIEWS: tuple[ViewKind, ...] = ("anchor", "same_frames", "other_video")
-_VIEW_KINDS = ("anchor", "same_frames", "other_time", "other_video")
+_VIEW_KINDS = ("anchor", "same_frames", "other_time", "other_video", "actor_swap")
 
 #: errors that ``on_error="skip"`` turns into a replacement item
 BAD_INPUT_ERRORS = (FileNotFoundError, DecodeError, ShortVideoError)
@@ -293,8 +297,12 @@ class ClipDataset(Dataset):
         self.sampler = sampler or ClipSampler()
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-        if "other_video" in self.sampler.views and len(self.videos) < 2:
-            raise ValueError(f"the view 'other_video' needs at least 2 videos; {self.videos.source} has {len(self.videos)}")
+        for view in ("other_video", "actor_swap"):
+            if view in self.sampler.views and len(self.videos) < 2:
+                raise ValueError(f"the view {view!r} needs at least 2 videos; {self.videos.source} has {len(self.videos)}")
+        self._masks: ActorMasks | None = None
+        if "actor_swap" in self.sampler.views:
+            self._masks = ActorMasks.for_videos([self.videos.resolve(r) for r in self.videos.records])
         self.resize, self.backend, self.threads = resize, backend, threads
         self.on_error, self.cache, self.max_replacements = on_error, cache, max_replacements
         self.transform = transform
@@ -381,8 +389,9 @@ class ClipDataset(Dataset):
             return center_clip(n, s.frames, s.stride, short=s.short)[None]
         return random_clip(n, s.frames, s.stride, rng, short=s.short)[None]
 
-    def _clips_of(self, index: int, rng: np.random.Generator, other_time: bool) -> Tensor:
-        """Anchor clip(s) of video ``index`` (plus an other-time clip): ``(N, C, T, H, W)``."""
+    def _clips_of(self, index: int, rng: np.random.Generator, other_time: bool) -> tuple[Tensor, np.ndarray]:
+        """Anchor clip(s) of video ``index`` (plus an other-time clip): ``(N, C, T, H, W)``, and
+        their frame indices ``(N, T)``."""
         s = self.sampler
         path = self.path(index)
         def choose(n: int) -> np.ndarray:
@@ -401,7 +410,7 @@ class ClipDataset(Dataset):
                 else:
                     idx = choose(self.num_frames(index))
                     frames = self.read_frames(index, idx.reshape(-1))  # (C, N*T, H, W)
-                return frames.unflatten(1, idx.shape).transpose(0, 1)
+                return frames.unflatten(1, idx.shape).transpose(0, 1), idx
             except FrameCountError as e:
                 # the header over-counted: resample with the real count (at most a few times)
                 if e.available < 1 or attempt == 2:
@@ -416,7 +425,7 @@ class ClipDataset(Dataset):
     def _load(self, index: int, rng: np.random.Generator) -> tuple[Tensor, Tensor | None]:
         """The item's clip(s) and, when its views were padded to one size, their sizes."""
         views = self.sampler.views
-        clips = self._clips_of(index, rng, other_time="other_time" in views)  # (N, C, T, H, W)
+        clips, idx = self._clips_of(index, rng, other_time="other_time" in views)  # (N, C, T, H, W), (N, T)
         if not self.sampler.stacked:
             return clips[0], None
         if self.sampler.num_clips > 1:
@@ -427,10 +436,16 @@ class ClipDataset(Dataset):
                 out.append(clips[0])
             elif v == "other_time":
                 out.append(clips[1])
-            else:  # other_video
+            elif v == "other_video":
                 j = int(rng.integers(0, len(self) - 1))
                 j += j >= index
-                out.append(self._clips_of(j, rng, other_time=False)[0])  # its frame size may differ
+                out.append(self._clips_of(j, rng, other_time=False)[0][0])  # its frame size may differ
+            else:  # actor_swap: the anchor's actor on another video's clip
+                j = int(rng.integers(0, len(self) - 1))
+                j += j >= index
+                other = self._clips_of(j, rng, other_time=False)[0][0]  # (C, T, H, W)
+                mask = torch.from_numpy(self._masks(self.path(index), idx[0]))  # (T, H, W) bool
+                out.append(torch.where(mask, clips[0], other))
         if len({tuple(c.shape) for c in out}) == 1:
             return torch.stack(out), None  # (V, C, T, H, W)
         stacked, sizes = stack_clips(out)  # padded (V, C, T, H, W), sizes (V, 2)

@@ -2,7 +2,7 @@
 
 A method is one class in one module of this package, registered by name::
 
-    @register_method("be", label="BE (intra, paper)", variants={"be_inter": ("BE (inter)", {"be_source": "inter"})})
+    @register_method("be", label="BE (no extra negative)", variants={"be_inter": ("BE (inter)", {"be_source": "inter"})})
     class BE(MoCoMethod):
         views = ("anchor", "same_frames")           # what the data sampler returns per video
         ...

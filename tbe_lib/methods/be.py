@@ -19,7 +19,7 @@ from .moco import MoCoMethod
 __all__ = ["BEMethod"]
 
 
-@register_method("be", label="BE (intra, paper)", variants={"be_inter": ("BE (inter)", {"be_source": "inter"})})
+@register_method("be", label="BE (no extra negative)", variants={"be_inter": ("BE (inter)", {"be_source": "inter"})})
 class BEMethod(MoCoMethod):
     negative_view = "other_time"
 

@@ -6,7 +6,9 @@ them (original-code.md §1.2, §1.4): the extra negative logit is always there.
   the query encoder: a temporal negative, which pushes the representation to tell two moments
   of one video apart.
 
-``moco`` and ``be`` without ``extra_negative`` are the ablations that drop that term.
+``moco`` and ``be`` without ``extra_negative`` are the ablations that drop that term, and
+``be_other`` is BE with MoCo's other-video negative: with ``be`` and ``be_paper`` it decomposes
+the paper's recipe (BE x {no extra negative, other-video, intra-video}).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from .base import MethodConfig, register_method
 from .be import BEMethod
 from .moco import MoCoMethod
 
-__all__ = ["MoCoPaper", "BEPaper"]
+__all__ = ["MoCoPaper", "BEPaper", "BEOtherVideo"]
 
 
 @register_method("moco_paper", label="MoCo (paper: + other-video negative)")
@@ -27,6 +29,15 @@ class MoCoPaper(MoCoMethod):
 
 @register_method("be_paper", label="BE (paper: + intra-video negative)")
 class BEPaper(BEMethod):
+    @classmethod
+    def views_for(cls, cfg: MethodConfig) -> tuple[str, ...]:
+        return ("anchor", "same_frames", cls.negative_view)
+
+
+@register_method("be_other", label="BE + other-video negative")
+class BEOtherVideo(BEMethod):
+    negative_view = "other_video"
+
     @classmethod
     def views_for(cls, cfg: MethodConfig) -> tuple[str, ...]:
         return ("anchor", "same_frames", cls.negative_view)

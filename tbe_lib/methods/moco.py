@@ -18,7 +18,7 @@ from .base import Method, MethodConfig, register_method
 __all__ = ["MoCoMethod"]
 
 
-@register_method("moco", label="MoCo")
+@register_method("moco", label="MoCo (no extra negative)")
 class MoCoMethod(Method):
     """MoCo on clips; subclasses change the query (:meth:`make_query`) and the extra negative's view."""
 

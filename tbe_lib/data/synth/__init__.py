@@ -16,7 +16,8 @@ rule are documented in :mod:`tbe_lib.data.synth.scenes`. In short: 8 "own" photo
 neutral one; ``train_unbiased`` draws from all 14 uniformly; ``test_shift`` from the 6
 neutral ones uniformly (never a class's own photograph).
 
-Presets (``config_for(size)``; all store 16 frames per video, clips of 8 are sampled):
+Presets (``config_for(size)``; all store 32 frames per video; the book's clips are 16 frames
+at random starts):
 
 =========  =======  ========  =====  ==============  =========  ==========
 size       H x W    pretrain  train  train_unbiased  test_same  test_shift

@@ -52,7 +52,7 @@ class SynthConfig:
 
     height: int = 32
     width: int = 32
-    frames: int = 16
+    frames: int = 32
     fps: int = 10
     n_pretrain: int = 2000
     n_train: int = 800
@@ -120,8 +120,8 @@ class SynthConfig:
         return cls(**d)
 
 
-#: Presets. ``default``: 4400 videos of 16 frames at 32x32 (clips of 8 are sampled from
-#: the 16 stored frames). ``smoke``: 2 videos per class per split (80 videos), for tests.
+#: Presets. ``default``: 4400 videos of 32 frames at 32x32 (the book samples clips of 16
+#: frames at random starts, so two clips of one video can be at different times). ``smoke``: 2 videos per class per split (80 videos), for tests.
 #: ``larger``: 64x64, same counts as default.
 PRESETS: dict[str, SynthConfig] = {
     "default": SynthConfig(),

@@ -9,25 +9,30 @@ is the frame's offset from the middle frame, ``T = frames``):
   random; its identity is *not* the label), drawn as a square of side ``S(t)`` with a soft
   alpha (the digit's intensity), a random bright colour and a dark outline (a dilated copy
   of the glyph darkening the background), so it stays visible on any photograph.
+* **The view is a torus.** The actor's position is taken modulo the frame: an actor that
+  leaves on the right comes back on the left (drawn across the edge), so it never leaves the
+  view, whatever the video's length.
 * **Motion classes** (``CLASS_NAMES``), with per-video random speeds
-  ``v ~ U[0.015, 0.03] L``/frame, ``w ~ U[8, 16]`` degrees/frame, ``k ~ U[0.03, 0.05]``
-  log-scale/frame, centre ``c ~ U[0.4, 0.6]`` of each axis, mid-frame angle
-  ``a0 ~ U[0, 360)``, mid-frame size ``S0 ~ logU[0.26, 0.40] L``:
+  ``v ~ U[0.015, 0.03] L``/frame, ``w ~ U[8, 16]`` degrees/frame, a total log-size change
+  ``Z ~ U[0.45, 0.75]`` over the video (``k = Z / (T-1)`` per frame), a centre ``c``
+  uniform on the frame, mid-frame angle ``a0 ~ U[0, 360)``, mid-frame size
+  ``S0 ~ logU[0.26, 0.40] L``:
 
-  ========================== ============================ ============== ================
-  class                      centre p(t)                  angle          log size
-  ========================== ============================ ============== ================
-  translate left/right/up/dn c + tt v d + o1 v d_perp      a0             log S0 + o3 k
-  rotate cw / ccw            c + o1 v e_x + o2 v e_y       a0 +/- w tt    log S0 + o3 k
-  approach / recede          c + o1 v e_x + o2 v e_y       a0             log S0 +/- k tt
-  ========================== ============================ ============== ================
+  ========================== ================= ============== ================
+  class                      centre p(t)       angle          log size
+  ========================== ================= ============== ================
+  translate left/right/up/dn c + tt v d        a0             log S0 + o k
+  rotate cw / ccw            c                 a0 +/- w tt    log S0 + o k
+  approach / recede          c                 a0             log S0 +/- k tt
+  ========================== ================= ============== ================
 
-  where ``o1, o2, o3 = u - (T-1)/2`` with ``u`` uniform on the frame indices ``{0..T-1}``
-  (``o3`` with a random sign). At a uniformly random frame ``t``, ``tt`` has exactly the
-  distribution of ``o1``, so the position, angle and size of the actor in a random frame
-  have *the same distribution for every class*: one frame carries no class information
-  (beyond the background, which is the trap). Fixed frame indices are not exactly balanced
-  (the first frame of ``translate_left`` is right of centre on average).
+  where ``o = u - (T-1)/2`` with ``u`` uniform on the frame indices ``{0..T-1}`` and a
+  random sign. Position (uniform on the torus) and angle (uniform on the circle) then have
+  the same distribution *at every frame* for every class. Size is balanced at a uniformly
+  random frame (``tt`` has the distribution of ``o``) but not at a fixed one: in the first
+  frame an approaching actor is smaller than a receding one on average. That residual
+  single-frame signal is measured per frame index in chapter 2 (:func:`tbe_lib.book.helpers
+  .frame_leak`).
 * **Background.** A random crop (side ``U[0.35, 0.9]`` of the photo's short side, random
   position) of one photograph, resized (anti-aliased) to the frame plus a camera margin.
 * **Camera.** ``static``: no motion. ``jitter``: an independent offset per frame,
@@ -99,8 +104,7 @@ assert len(OWN_BACKGROUNDS) == len(CLASS_NAMES)
 # Scene constants (documented in the module docstring).
 _SPEED = (0.015, 0.03)          # translation, L per frame
 _SPIN = (8.0, 16.0)             # degrees per frame
-_ZOOM = (0.03, 0.05)            # log-size per frame
-_CENTRE = (0.4, 0.6)            # trajectory centre, fraction of each axis
+_ZOOM = (0.45, 0.75)            # log-size change over the whole video
 _SIZE = (0.26, 0.40)            # actor side at the middle frame, L (log-uniform)
 _CROP = (0.35, 0.9)             # background crop side, fraction of the photo's short side
 _JITTER_STD, _JITTER_MAX = 0.03, 0.08
@@ -240,28 +244,24 @@ def _scene(cfg: SynthConfig, split: str, index: int) -> dict[str, Any]:
     colour = np.array(colorsys.hsv_to_rgb(hue, sat, val), dtype=np.float32)
 
     # Motion parameters (all classes draw the same quantities).
-    centre = rng.uniform(*_CENTRE, size=2) * np.array([W, H])  # (x, y) px
+    centre = rng.uniform(size=2) * np.array([W, H])            # (x, y) px, uniform on the torus
     speed = rng.uniform(*_SPEED) * L
     spin = math.radians(rng.uniform(*_SPIN))
-    zoom = rng.uniform(*_ZOOM)
+    zoom = rng.uniform(*_ZOOM) / (T - 1)
     angle0 = rng.uniform(0.0, 2 * math.pi)
     size0 = math.exp(rng.uniform(math.log(_SIZE[0]), math.log(_SIZE[1]))) * L
-    o1, o2, o3 = rng.integers(T, size=3) - (T - 1) / 2
-    o3 *= rng.choice([-1.0, 1.0])
+    o = (rng.integers(T) - (T - 1) / 2) * rng.choice([-1.0, 1.0])
 
-    pos = np.broadcast_to(centre, (T, 2)).copy()               # (T, 2) scene (x, y) px
+    pos = np.broadcast_to(centre, (T, 2)).copy()               # (T, 2) scene (x, y) px, before wrapping
     angle = np.full(T, angle0)
-    log_size = np.full(T, math.log(size0) + o3 * zoom)
+    log_size = np.full(T, math.log(size0) + o * zoom)
     if name.startswith("translate"):
         d = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}[name.split("_")[1]]
-        d = np.array(d, dtype=np.float64)
-        pos += tt[:, None] * speed * d + o1 * speed * d[::-1]  # d[::-1]: the perpendicular axis
+        pos += tt[:, None] * speed * np.array(d, dtype=np.float64)
+    elif name.startswith("rotate"):
+        angle = angle0 + (1 if name == "rotate_cw" else -1) * spin * tt
     else:
-        pos += np.array([o1, o2]) * speed
-        if name.startswith("rotate"):
-            angle = angle0 + (1 if name == "rotate_cw" else -1) * spin * tt
-        else:
-            log_size = np.full(T, math.log(size0)) + (1 if name == "approach" else -1) * zoom * tt
+        log_size = np.full(T, math.log(size0)) + (1 if name == "approach" else -1) * zoom * tt
 
     # Camera (scene -> image offset), margin so the background always covers the view.
     if cfg.camera == "jitter":
@@ -289,8 +289,9 @@ def _actor_alpha(cfg: SynthConfig, sc: dict[str, Any]) -> tuple[np.ndarray, np.n
     glyph, outline, _ = _digits()
     p = sc["pos"] - sc["cam"]                                   # (T, 2) image (x, y) px
     ys, xs = np.meshgrid(np.arange(H, dtype=np.float64) + 0.5, np.arange(W, dtype=np.float64) + 0.5, indexing="ij")
-    dx = xs[None] - p[:, 0, None, None]                         # (T, H, W)
-    dy = ys[None] - p[:, 1, None, None]
+    # Offsets to the actor's centre on the torus: the nearest copy of the actor, in [-W/2, W/2).
+    dx = np.mod(xs[None] - p[:, 0, None, None] + W / 2, W) - W / 2  # (T, H, W)
+    dy = np.mod(ys[None] - p[:, 1, None, None] + H / 2, H) - H / 2
     c = np.cos(sc["angle"])[:, None, None]
     s = np.sin(sc["angle"])[:, None, None]
     k = (8.0 / sc["size"])[:, None, None]                       # digit pixels per image pixel
@@ -367,8 +368,8 @@ def _describe(cfg: SynthConfig, split: str, index: int, sc: dict[str, Any], mask
         "digit": int(_digits()[2][sc["digit_index"]]),
         "digit_index": sc["digit_index"],
         "colour": [round(float(c), 4) for c in sc["colour"]],
-        "start_x": round(float(sc["pos"][0, 0]), 3),
-        "start_y": round(float(sc["pos"][0, 1]), 3),
+        "start_x": round(float(sc["pos"][0, 0] % cfg.width), 3),
+        "start_y": round(float(sc["pos"][0, 1] % cfg.height), 3),
         "centre_x": round(float(sc["centre"][0]), 3),
         "centre_y": round(float(sc["centre"][1]), 3),
         "scale": round(float(sc["size0"]), 3),
