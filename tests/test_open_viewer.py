@@ -180,10 +180,15 @@ def test_tbe_view_print_writes_a_notebook_for_the_checkpoints(runs, smoke_bench,
 
 @pytest.mark.parametrize(
     "bad, message",
-    [("missing/model.pt", "checkpoint not found"), ("empty_run", "is a folder without model.pt or encoder.pt")],
+    [
+        ("missing/model.pt", "checkpoint not found"),
+        ("empty_run", "is a folder without model.pt or encoder.pt"),
+        ("notes.pt", "could not load checkpoint"),
+    ],
 )
 def test_tbe_view_bad_checkpoint_is_one_line_exit_2(runs, smoke_bench, tmp_path, capsys, bad, message):
     (tmp_path / "empty_run").mkdir()
+    (tmp_path / "notes.pt").write_text("not a checkpoint")
     rc = main(["view", str(runs["be"]), str(tmp_path / bad), "--data", str(smoke_bench), "--print",
                "--out", str(tmp_path / "v.ipynb")])  # fmt: skip
     err = capsys.readouterr().err.strip()
@@ -209,3 +214,20 @@ def test_explore_notebook_executes_headless(smoke_bench, tmp_path):
     nb = nbformat.read(str(out), as_version=4)
     shown = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in shown)
+
+
+def test_tbe_view_starts_jupyterlab_without_a_browser_where_there_is_no_display(
+    runs, smoke_bench, tmp_path, monkeypatch, capsys
+):
+    import tbe_lib.viz.launch as launch
+
+    started = []
+    monkeypatch.setattr(launch.subprocess, "call", lambda cmd: started.append(cmd) or 0)
+    monkeypatch.setattr(launch.sys, "platform", "linux")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    out = tmp_path / "view.ipynb"
+    assert main(["view", str(runs["be"]), "--data", str(smoke_bench), "--out", str(out)]) == 0
+    [cmd] = started
+    assert cmd[1:] == ["lab", str(out), "--no-browser"] and Path(cmd[0]).name == "jupyter"
+    assert "open the URL JupyterLab prints" in capsys.readouterr().out

@@ -282,10 +282,13 @@ def _has_display() -> bool:
 
 def _cmd_view(args: argparse.Namespace) -> int:
     from tbe_lib.data.listfile import resolve_list
+    from tbe_lib.models import model_from_checkpoint
 
     files = [resolve_checkpoint(c).resolve() for c in args.checkpoints]  # one clear line for a bad path
     if args.names and len(args.names) != len(files):
         raise ValueError(f"--names: {len(args.names)} names for {len(files)} checkpoints; give one per checkpoint")
+    for f in files:  # a file that is no checkpoint, or records no architecture: said here, not in the notebook
+        model_from_checkpoint(f)
     data = Path(args.data).expanduser().resolve()
     split = args.split or _default_split(data)
     resolve_list(data, split)  # the data must be there before anything is written
