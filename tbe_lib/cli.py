@@ -8,6 +8,7 @@
     tbe retrieve                     Recall@k, kNN, linear and background probes
     tbe compare                      the Random / MoCo / BE table over seeds
     tbe reproduce --profile P        run the book's notebooks and build the site
+    tbe view CKPT ... --data DATA    the activation-map viewer on checkpoints, in JupyterLab
 
 Each stage lives in its own module and adds its parser through ``add_cli(subparsers)``.
 Under ``torchrun``, use ``python -m tbe_lib.cli ...`` (same arguments).
@@ -159,6 +160,7 @@ _STAGE_COMMANDS: dict[str, tuple[str, str]] = {
     "retrieve": ("tbe_lib.retrieve", "retrieval Recall@k, kNN, linear and background probes on frozen features"),
     "compare": ("tbe_lib.compare", "the comparison table: Random / MoCo / BE (+ references), over seeds"),
     "reproduce": ("tbe_lib.book", "execute the book's notebooks (papermill) and build the site (jupyter-book)"),
+    "view": ("tbe_lib.viz.launch", "open the activation-map viewer on checkpoints in JupyterLab"),
 }
 
 

@@ -21,6 +21,8 @@ from .frames import frame_strip, to_display
 
 __all__ = ["colorize", "overlay", "cam_strip", "panel_frames", "write_animation"]
 
+_TEXT_ROW = 14  # px: a line of text above (labels) or below (time) the animation's panels
+
 
 def _as_map(cam: Tensor | np.ndarray) -> np.ndarray:
     m = cam.detach().float().cpu().numpy() if isinstance(cam, Tensor) else np.asarray(cam, dtype=np.float32)
@@ -87,6 +89,16 @@ def cam_strip(
     return fig
 
 
+def _fit_text(draw, text: str, width: float) -> str:
+    """``text`` on one line, cut (ending in "..") to at most ``width`` px as ``draw`` writes it."""
+    text = " ".join(str(text).split())
+    if draw.textlength(text) <= width:
+        return text
+    while text and draw.textlength(text + "..") > width:
+        text = text[:-1]
+    return text.rstrip() + ".."
+
+
 def panel_frames(
     panels: Sequence[np.ndarray],
     labels: Sequence[str] | None = None,
@@ -98,8 +110,9 @@ def panel_frames(
 ) -> np.ndarray:
     """Side-by-side animation frames: ``panels`` of (T, H, W, 3) floats in [0, 1] -> uint8
     (T, H', W', 3), each panel enlarged ``scale`` times (nearest; default: to at least
-    ``min_height`` px), with its label above it and ``t=i/T`` in the corner when
-    ``show_time`` (which also keeps every frame distinct: GIF writers merge equal ones)."""
+    ``min_height`` px), with its label above it (on one line, cut to the panel's width) and,
+    when ``show_time``, ``t=i/T`` in a line of its own below the panels (which also keeps
+    every frame distinct: GIF writers merge equal ones)."""
     from PIL import Image, ImageDraw
 
     if not panels:
@@ -110,22 +123,25 @@ def panel_frames(
     scale = max(1, -(-min_height // H)) if scale is None else int(scale)
     stack = np.stack(panels)  # (P, T, H, W, 3)
     stack = stack.repeat(scale, axis=2).repeat(scale, axis=3)  # (P, T, sH, sW, 3)
-    head = 14 if labels or show_time else 0
+    head, foot = (_TEXT_ROW if labels else 0), (_TEXT_ROW if show_time else 0)
     P, sH, sW = len(panels), H * scale, W * scale
-    out = np.full((T, head + sH, P * sW + (P - 1) * gap, 3), 255, dtype=np.uint8)
+    out = np.full((T, head + sH + foot, P * sW + (P - 1) * gap, 3), 255, dtype=np.uint8)
     body = (np.clip(stack, 0, 1) * 255 + 0.5).astype(np.uint8)
     for p in range(P):  # P panels (a handful); the T frames are one array write
-        out[:, head:, p * (sW + gap) : p * (sW + gap) + sW] = body[p]
-    if head:
+        out[:, head : head + sH, p * (sW + gap) : p * (sW + gap) + sW] = body[p]
+    if labels:  # the same on every frame: drawn once
+        img = Image.fromarray(out[0, :head])
+        draw = ImageDraw.Draw(img)
+        for p, label in enumerate(labels):
+            draw.text((p * (sW + gap) + 2, 1), _fit_text(draw, label, sW - 4), fill=(0, 0, 0))
+        out[:, :head] = np.asarray(img)
+    if show_time:
         for t in range(T):  # text needs PIL per frame
-            img = Image.fromarray(out[t])
+            img = Image.fromarray(out[t, head + sH :])
             draw = ImageDraw.Draw(img)
-            for p, label in enumerate(labels or []):
-                draw.text((p * (sW + gap) + 2, 1), str(label), fill=(0, 0, 0))
-            if show_time:
-                text = f"t={t}/{T}"
-                draw.text((out.shape[2] - draw.textlength(text) - 2, 1), text, fill=(90, 90, 90))
-            out[t] = np.asarray(img)
+            text = f"t={t}/{T}"
+            draw.text((out.shape[2] - draw.textlength(text) - 2, 1), text, fill=(90, 90, 90))
+            out[t, head + sH :] = np.asarray(img)
     return out
 
 

@@ -20,6 +20,7 @@ import csv
 import io
 import os
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -35,6 +36,8 @@ from .overlay import cam_strip, colorize, panel_frames, write_animation
 __all__ = ["default_preprocess", "MapStyle", "CamViewer", "StaticView", "static_views", "PREDICTED"]
 
 PREDICTED = "predicted"  # the class dropdown's value for "the model's predicted class"
+CAPTION_LINES = 4  # room kept above each panel's image: model, prediction, class mapped, actor mass
+_LINE = "white-space:nowrap;overflow:hidden;text-overflow:ellipsis;line-height:1.25em"  # one caption line
 
 ClipSource = Tensor | Callable[[int], Tensor]
 MaskSource = Tensor | np.ndarray | Callable[[int], Tensor] | None
@@ -116,22 +119,42 @@ def _class_names(models: Mapping[str, nn.Module], class_names: Sequence[str] | N
     return [f"class {k}" for k in range(max(ks, default=0))]
 
 
-def _describe(name: str, cam: _Cam, names: list[str], area: float | None, html: bool) -> str:
-    """Caption: model, prediction, the class mapped (if another), actor mass vs. area.
-    ``html=False`` gives the short form used as a strip's row label."""
+def _caption_lines(name: str, cam: _Cam, names: list[str], area: float | None, *, short: bool = False) -> list[str]:
+    """A map's caption, one plain-text line each: model, prediction, the class mapped (if
+    another), actor mass vs. area (``short``: the ratio alone). An all-zero map, whose actor
+    mass is 0 / 0, says so instead of showing NaN."""
 
     def cname(k: int) -> str:
         return names[k] if 0 <= k < len(names) else str(k)
 
-    parts = [f"<b>{name}</b>" if html else name]
+    lines = [name]
     if cam.probs is not None:
-        parts.append(f"pred {cname(cam.pred)} ({float(cam.probs[cam.pred]):.2f})")
+        lines.append(f"pred {cname(cam.pred)} ({float(cam.probs[cam.pred]):.2f})")
         if cam.cls != cam.pred:
-            parts.append(f"map: {cname(cam.cls)} ({float(cam.probs[cam.cls]):.2f})")
-    if cam.mass is not None and area is not None:
-        ratio = cam.mass / area if area > 0 else float("nan")
-        parts.append(f"actor mass {cam.mass:.2f} (area {area:.2f}, x{ratio:.1f})" if html else f"actor x{ratio:.1f}")
-    return ("<br>" if html else "\n").join(parts)
+            lines.append(f"map: {cname(cam.cls)} ({float(cam.probs[cam.cls]):.2f})")
+    if not bool(cam.map.max() > 0):
+        undefined = ": actor mass undefined" if area is not None else ""
+        lines.append("map all zero" if short else f"map is all zero{undefined}")
+    elif cam.mass is not None and area is not None:
+        if area <= 0:
+            lines.append("no actor in view" if short else "no actor in these frames: actor mass undefined")
+        else:
+            ratio = cam.mass / area
+            lines.append(
+                f"actor x{ratio:.1f}" if short else f"actor mass {cam.mass:.2f} (area {area:.2f}, x{ratio:.1f})"
+            )
+    return lines
+
+
+def _describe(name: str, cam: _Cam, names: list[str], area: float | None, html: bool) -> str:
+    """Caption (``html=True``: one ``<div>`` a line, each cut to the panel's width with an
+    ellipsis and whole in its tooltip) or the short form used as a strip's row label."""
+    if not html:
+        return "\n".join(_caption_lines(name, cam, names, area, short=True))
+    return "".join(
+        f'<div title="{escape(x)}" style="{_LINE}">{f"<b>{escape(x)}</b>" if i == 0 else escape(x)}</div>'
+        for i, x in enumerate(_caption_lines(name, cam, names, area))
+    )
 
 
 class CamViewer:
@@ -143,7 +166,9 @@ class CamViewer:
     ``play`` (Play, linked to ``frame`` in the browser). Shown: the clip's frame
     (``clip_image``) and one overlay per selected model (``images[name]``, PNG bytes in
     ``images[name].value``) with a caption (``captions[name]``: prediction, probability,
-    and the actor mass share vs. area share when ``masks`` are given).
+    and the actor mass share vs. area share when ``masks`` are given). Every panel has the
+    same size, ``panel_size`` (width, height) px, the frame enlarged ``scale`` times; long
+    captions are cut to it with an ellipsis (whole in their tooltip).
     ``n_computed`` counts map computations: one per new (video, model, class).
 
     Args:
@@ -212,12 +237,15 @@ class CamViewer:
         self.play = w.Play(value=0, min=0, max=T - 1, interval=150, description="play")
         w.jslink((self.play, "value"), (self.frame, "value"))
         self.opacity = w.FloatSlider(value=style.alpha, min=0.0, max=1.0, step=0.05, description="opacity")
-        self.clip_image = w.Image(format="png")
-        self.clip_caption = w.HTML()
-        self.images = {name: w.Image(format="png") for name in self.models}
-        self.captions = {name: w.HTML() for name in self.models}
-        self._panels = {name: w.VBox([self.captions[name], self.images[name]]) for name in self.models}
-        self.panels = w.HBox()
+        # Every panel the size of the enlarged frame; captions are cut to that width (whole
+        # in their tooltip) and given room for CAPTION_LINES lines, so the images line up.
+        self.clip_image, self.clip_caption = self._image(), self._caption()
+        self.images = {name: self._image() for name in self.models}
+        self.captions = {name: self._caption() for name in self.models}
+        self._clip_box = self._panel(self.clip_caption, self.clip_image)
+        self._panels = {name: self._panel(self.captions[name], self.images[name]) for name in self.models}
+        self.panels = w.HBox(layout=w.Layout(flex_flow="row wrap"))
+        self._fit_panels(frames0.shape[1], frames0.shape[2])
         self.status = w.HTML()
         self.widget = w.VBox(
             [
@@ -270,8 +298,36 @@ class CamViewer:
         Image.fromarray(img).save(buf, format="png")
         return buf.getvalue()
 
+    def _image(self):
+        import ipywidgets as w
+
+        return w.Image(format="png", layout=w.Layout(object_fit="contain", margin="0"))
+
+    def _caption(self):
+        import ipywidgets as w
+
+        return w.HTML(layout=w.Layout(height=f"{1.25 * CAPTION_LINES + 0.25:g}em", overflow="hidden", margin="0"))
+
+    def _panel(self, caption, image):
+        import ipywidgets as w
+
+        return w.VBox([caption, image], layout=w.Layout(flex="0 0 auto", margin="0 6px 6px 0", overflow="hidden"))
+
+    def _fit_panels(self, height: int, width: int) -> None:
+        """Size every panel (clip and models) to the frames, ``scale`` times, whatever its caption."""
+        self.panel_size = (width * self.scale, height * self.scale)  # (width, height) px
+        px_w, px_h = (f"{x}px" for x in self.panel_size)
+        for box in (self._clip_box, *self._panels.values()):
+            caption, image = box.children
+            box.layout.width = caption.layout.width = image.layout.width = px_w
+            image.layout.height = px_h
+            image.width, image.height = self.panel_size
+
     def _on_video(self, _change: object) -> None:
-        T = self._display(self.video.value)[1].shape[0]
+        _, frames, _ = self._display(self.video.value)
+        T = frames.shape[0]
+        if (frames.shape[2] * self.scale, frames.shape[1] * self.scale) != self.panel_size:
+            self._fit_panels(frames.shape[1], frames.shape[2])
         if self.frame.max != T - 1:
             self.frame.value = min(self.frame.value, T - 1)
             self.frame.max = self.play.max = T - 1
@@ -286,20 +342,14 @@ class CamViewer:
             self.captions[name].value = _describe(
                 name, self.cam(video, name, self.cls.value), self.class_names, area, html=True
             )
-        self.panels.children = [self._clip_panel(), *(self._panels[n] for n in selected)]
+        self.panels.children = [self._clip_box, *(self._panels[n] for n in selected)]
         label = self.video_names[video] if self.video_names else f"video {video}"
-        self.clip_caption.value = f"<b>{label}</b>" + (f"<br>actor area {area:.2f}" if area is not None else "")
+        lines = [f"<b>{escape(label)}</b>"] + ([f"actor area {area:.2f}"] if area is not None else [])
+        self.clip_caption.value = "".join(f'<div title="{escape(label)}" style="{_LINE}">{x}</div>' for x in lines)
         self.status.value = (
             f"{self.style.method} maps, normalised per clip ({self.style.normalize}); computed {self.n_computed}"
         )
         self.render()
-
-    def _clip_panel(self):
-        import ipywidgets as w
-
-        if not hasattr(self, "_clip_box"):
-            self._clip_box = w.VBox([self.clip_caption, self.clip_image])
-        return self._clip_box
 
     def render(self) -> None:
         """Re-draw the current frame for the selected models (no map computation)."""
