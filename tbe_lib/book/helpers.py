@@ -164,8 +164,8 @@ def frame_leak(
     from torch.utils.data import Subset
 
     from tbe_lib.data.dataset import ClipDataset, ClipSampler, build_loader
-    from tbe_lib.data.listfile import read_list
     from tbe_lib.data.decode import probe_num_frames
+    from tbe_lib.data.listfile import read_list
 
     videos = read_list(list_path)
     length = probe_num_frames(videos.resolve(videos.records[0]))

@@ -41,7 +41,9 @@ __all__ = [
 ]
 
 #: The columns whose drift beyond tolerance fails ``tbe reproduce --check``.
-HEADLINE = ("finetune test_shift", "probe test_shift", "background probe ↓", "finetune test", "probe test")
+HEADLINE = (
+    "motion probe test_shift", "finetune test_shift", "probe test_shift", "background probe ↓", "finetune test", "probe test"
+)  # fmt: skip
 MIN_POINTS = 1.0  # percentage points: below this a drift is never called a move
 SPREAD = 2.0  # standard deviations of the seed-to-seed spread
 

@@ -1,0 +1,155 @@
+"""The book's answers, as sentences generated from the table (chapter 7): does BE lower the
+background probe, raise the motion probe, raise contrastive accuracy? Is it BE or the
+temporal negative that does it? Where does FAME stand, and how far are both from the oracle?
+Can any pretraining learn motion at this budget (the positive control)?
+
+Every answer is a *paired* difference between two rows over the seeds they share (rows of one
+seed see the same data and draws, :func:`~tbe_lib.experiment.table.paired_differences`), with
+its 95 % confidence interval. A difference whose interval holds zero is reported as no
+detectable difference, with the interval's half-width: the smallest effect the run could have
+seen, and what more seeds or a longer budget would have to beat.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .config import ROW_LABELS
+from .table import paired_differences
+
+__all__ = ["Comparison", "compare", "findings", "QUESTIONS", "MOTION", "BACKGROUND", "CONTRASTIVE"]
+
+#: The measures the answers read (columns of the table), and how they are named in sentences.
+MOTION = "motion_probe_test_shift"
+BACKGROUND = "background_probe"
+CONTRASTIVE = "contrastive_motion_probe_test_shift"
+_WHAT = {
+    MOTION: "the motion probe (linear probe trained on train_unbiased, tested on test_shift)",
+    BACKGROUND: "the background probe (lower: less background in the features)",
+    CONTRASTIVE: "the motion probe's contrastive accuracy (right on test_shift, wrong on its SCUFO twin)",
+    "finetune_test_shift": "finetuned accuracy on test_shift",
+    "contrastive_test_shift": "the finetuned model's contrastive accuracy on test_shift",
+}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``row`` minus ``reference`` on ``column``, paired by seed: ``mean`` and the 95 %
+    interval ``[low, high]`` (NaN with fewer than 2 seeds) over ``n`` seeds."""
+
+    row: str
+    reference: str
+    column: str
+    mean: float
+    low: float
+    high: float
+    n: int
+
+    @property
+    def verdict(self) -> str:
+        """``"higher"`` / ``"lower"`` when the interval excludes zero, ``"no difference"`` when it
+        holds it, ``"one seed"`` when there is no interval."""
+        if self.n < 2 or math.isnan(self.low):
+            return "one seed"
+        if self.low > 0:
+            return "higher"
+        if self.high < 0:
+            return "lower"
+        return "no difference"
+
+    def phrase(self) -> str:
+        """``"+1.2 points [0.3, 2.1]"`` (or without the interval for one seed)."""
+        if self.verdict == "one seed":
+            return f"{self.mean:+.1f} points (one seed, no interval)"
+        return f"{self.mean:+.1f} points [{self.low:+.1f}, {self.high:+.1f}]"
+
+    def sentence(self) -> str:
+        """One sentence: ``row`` against ``reference`` on the column, with the verdict."""
+        a, b, what = ROW_LABELS[self.row], ROW_LABELS[self.reference], _WHAT.get(self.column, self.column)
+        if self.verdict == "no difference":
+            half = (self.high - self.low) / 2
+            return (
+                f"{a} vs {b} on {what}: no detectable difference, {self.phrase()} over {self.n} seeds; "
+                f"an effect smaller than about {half:.1f} points could not be seen at this budget."
+            )
+        if self.verdict == "one seed":
+            return f"{a} vs {b} on {what}: {self.phrase()}."
+        return f"{a} is {self.verdict} than {b} on {what}: {self.phrase()} over {self.n} seeds."
+
+
+def compare(df: pd.DataFrame, condition: str, row: str, reference: str, column: str) -> Comparison | None:
+    """``row`` minus ``reference`` on ``column`` in ``condition``, paired by seed; None when
+    either row or the column is missing."""
+    sub = df[(df.condition == condition) & df.row.isin([row, reference])]
+    if column not in sub or set(sub.row) != {row, reference} or sub[column].isna().all():
+        return None
+    pd_ = paired_differences(sub, reference=reference, columns=[column])
+    line = pd_[(pd_.row == row) & (pd_.column == column)]
+    if line.empty or int(line.n.iloc[0]) == 0:
+        return None
+    r = line.iloc[0]
+    return Comparison(row, reference, column, float(r["mean"]), float(r.ci_low), float(r.ci_high), int(r.n))
+
+
+#: The questions of chapter 7: (heading, [(row, reference, column), ...]).
+QUESTIONS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
+    (
+        "Can pretraining learn motion here at all? (the positive control)",
+        (("frame_order", "random", MOTION), ("frame_order", "random", CONTRASTIVE)),
+    ),
+    (
+        "Does BE, as the paper trains it, remove the background and keep the motion?",
+        (("be_paper", "moco_paper", BACKGROUND), ("be_paper", "moco_paper", MOTION), ("be_paper", "moco_paper", CONTRASTIVE)),
+    ),
+    (
+        "Is it BE or the extra negative? (the decomposition)",
+        (
+            ("be", "moco", BACKGROUND),
+            ("be", "moco", MOTION),
+            ("be_paper", "be", BACKGROUND),
+            ("be_paper", "be", MOTION),
+            ("be_other", "be", BACKGROUND),
+            ("be_other", "be", MOTION),
+            ("moco_paper", "moco", MOTION),
+        ),
+    ),
+    (
+        "Where does FAME stand, and how far are both from the oracle?",
+        (
+            ("fame", "moco_paper", BACKGROUND),
+            ("fame", "moco_paper", MOTION),
+            ("fame", "be_paper", MOTION),
+            ("oracle_swap", "moco_paper", BACKGROUND),
+            ("oracle_swap", "moco_paper", MOTION),
+            ("oracle_swap", "fame", MOTION),
+            ("oracle_swap", "be_paper", MOTION),
+        ),
+    ),
+)
+
+
+def findings(df: pd.DataFrame, condition: str) -> list[tuple[str, list[str]]]:
+    """The answers for ``condition`` of the tidy table ``df`` (:func:`collect_table`): per
+    question of :data:`QUESTIONS`, its sentences, generated from the paired differences. A
+    comparison whose rows or measures were not run says so."""
+    out = []
+    for heading, items in QUESTIONS:
+        lines = []
+        for row, ref, col in items:
+            c = compare(df, condition, row, ref, col)
+            if c is None:
+                lines.append(f"{ROW_LABELS[row]} vs {ROW_LABELS[ref]} on {_WHAT.get(col, col)}: not measured in this run.")
+            else:
+                lines.append(c.sentence())
+        out.append((heading, lines))
+    control = compare(df, condition, "frame_order", "random", MOTION)
+    if control is not None and control.verdict != "higher":
+        out[0][1].append(
+            "**So nothing here shows that pretraining can learn motion at this budget**: the comparisons "
+            "below cannot tell 'the method does not help' from 'nothing works at this budget'. "
+            "Longer pretraining (the full profile) is what would change that."
+        )
+    return out
