@@ -248,9 +248,20 @@ def optim_from_args(a: argparse.Namespace) -> OptimConfig:
 
 
 def add_device_flags(p: argparse.ArgumentParser, *, training: bool = True) -> None:
-    """``--device --seed``, and for training ``--amp --progress``."""
+    """``--device --seed``, and for training ``--amp --progress --no-tensorboard``."""
     p.add_argument("--device", default="auto", help="auto (a GPU if there is one), cpu, cuda or cuda:N")
     p.add_argument("--seed", type=int, default=0)
     if training:
         p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"])
-        p.add_argument("--progress", default="auto", choices=["auto", "bar", "log", "off"])
+        p.add_argument(
+            "--progress",
+            default="auto",
+            choices=["auto", "bar", "plain", "log", "off"],
+            help="auto: a widget bar in Jupyter, a bar in a terminal, plain lines otherwise ($TBE_PROGRESS overrides auto)",
+        )
+        p.add_argument(
+            "--tensorboard",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="TensorBoard scalars in RUN/tb/ when the tensorboard package is installed (default: on)",
+        )

@@ -16,6 +16,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from .train.progress import progress_mode
+
 __all__ = ["FeatureSet", "extract_features", "clip_logits"]
 
 
@@ -75,7 +77,8 @@ def _run(model: nn.Module, loader, transform: nn.Module, device: torch.device, f
 
     model.eval()
     outs, labels, indices = [], [], []
-    for batch in tqdm(loader, desc=desc, disable=not progress, leave=False):
+    show = progress and progress_mode() in ("bar", "notebook")  # no bar in plain lines (files, CI, papermill)
+    for batch in tqdm(loader, desc=desc, disable=not show, leave=False):
         clips = batch.clips.to(device, non_blocking=True)  # (B, C, T, H, W) or (B, N, C, T, H, W)
         multi = clips.dim() == 6
         B = clips.shape[0]

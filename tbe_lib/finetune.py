@@ -314,7 +314,9 @@ def finetune(cfg: FinetuneConfig, *, resume: bool = False) -> FinetuneResult:
             res = evaluate_splits(clf, {split: selection_lists[split]}, cfg, device)[split]
             clf.train()
             score = res["video_top1"]
-            run.log({"step": step, "epoch": step // steps_per_epoch, f"select_{split}_video_top1": score})
+            trainer.log(
+                {"step": step, "epoch": step // steps_per_epoch, f"select_{split}_video_top1": score}, group="eval"
+            )
             if score > best["score"]:
                 best.update(score=score, epoch=step // steps_per_epoch, state=copy.deepcopy(clf.state_dict()))
 
@@ -382,7 +384,9 @@ def _cli_finetune(a: argparse.Namespace) -> int:
         data=data_from_args(a, a.train_split),
         test_splits=tuple(a.test_splits),
         optim=optim_from_args(a),
-        loop=LoopConfig(amp=a.amp, progress=a.progress, seed=a.seed, log_every=10, checkpoint_every=0),
+        loop=LoopConfig(
+            amp=a.amp, progress=a.progress, tensorboard=a.tensorboard, seed=a.seed, log_every=10, checkpoint_every=0
+        ),
         **same_names(
             a, "init backbone freeze epochs batch_size dropout device test_clips eval_resize select val_fraction"
         ),

@@ -168,7 +168,9 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
 
 #: Flags copied as they are into MethodConfig and LoopConfig fields of the same name.
 _METHOD_FLAGS = "method queue_size temperature bn_groups extra_negative be_alpha be_source be_lam_per_clip pretext_task"
-_LOOP_FLAGS = "steps log_every checkpoint_every clip_grad stop_after amp compile progress seed deterministic"
+_LOOP_FLAGS = (
+    "steps log_every checkpoint_every clip_grad stop_after amp compile progress tensorboard seed deterministic"
+)
 
 
 def config_from_args(a: argparse.Namespace) -> PretrainConfig:

@@ -39,7 +39,7 @@ FIXTURE = json.loads((Path(__file__).parent / "data" / "experiment_configs.json"
 
 #: Fields added to the run configurations after the fixture was recorded, with the default they
 #: must hold to leave a run as it was (a missing key counts as its default when runs are compared).
-ADDED_SINCE_FIXTURE = {("data", "skip_limit"): 0.05}
+ADDED_SINCE_FIXTURE = {("data", "skip_limit"): 0.05, ("loop", "tensorboard"): True}
 
 
 def _as_before(config) -> dict:

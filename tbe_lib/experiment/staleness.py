@@ -61,6 +61,7 @@ _RUN_NOT_IDENTITY = frozenset(
         "data.workers",
         "data.cache",
         "loop.progress",
+        "loop.tensorboard",
         "loop.log_every",
         "loop.checkpoint_every",
     }

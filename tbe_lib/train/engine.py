@@ -4,7 +4,9 @@ The engine owns what every run needs and nothing method-specific: the optimiser 
 AMP and gradient clipping, DDP wrapping, ``torch.compile`` (falling back to eager with one
 warning if the compiler fails), the LR schedule, checkpoints every N steps and at the end
 (atomic), bit-for-bit resume, a stop on NaN/inf loss that leaves the last good checkpoint
-intact, a progress bar (or plain log lines), and ``metrics.jsonl``.
+intact, progress shown as fits where it runs (:mod:`.progress`: a widget bar in Jupyter, a bar in
+a terminal, plain log lines elsewhere), ``metrics.jsonl`` with ``train.log`` beside it, and
+TensorBoard scalars in ``RUN/tb/`` (:mod:`.tb`).
 
 A task plugs in with two callables:
 
@@ -36,8 +38,10 @@ from torch import Tensor, nn
 from .. import distributed as D
 from ..config import check_number
 from ..utils import atomic_save, safe_load
+from .progress import SETTINGS, Progress, progress_mode
 from .rundir import RunDir
 from .state import capture_rng, check_compatible, restore_rng
+from .tb import TB_FOLDER, ScalarLog
 
 __all__ = [
     "LoopConfig",
@@ -65,8 +69,12 @@ class LoopConfig:
         channels_last: use ``torch.channels_last_3d`` for model and inputs.
         compile: ``torch.compile`` the module (no gain measured on 2-core CPUs; an option).
         checkpoint_every: steps between checkpoints (0: only at the end).
-        progress: ``"auto"`` (a bar in a terminal, plain lines under papermill/CI/no TTY),
-            ``"bar"``, ``"log"`` or ``"off"``.
+        log_every: steps between logged records (``metrics.jsonl``, ``train.log``, TensorBoard).
+        progress: ``"auto"`` (a widget bar in Jupyter, a bar in a terminal, plain lines under
+            papermill/CI/no TTY; ``$TBE_PROGRESS`` overrides it), ``"bar"``, ``"plain"`` (or
+            ``"log"``) or ``"off"``; see :mod:`tbe_lib.train.progress`.
+        tensorboard: write the logged scalars to ``RUN/tb/`` too (when the ``tensorboard``
+            package is installed; silently skipped otherwise).
     """
 
     steps: int = 1000
@@ -76,7 +84,8 @@ class LoopConfig:
     amp: Literal["auto", "bf16", "fp16", "off"] = "auto"
     channels_last: bool = True
     compile: bool = False
-    progress: Literal["auto", "bar", "log", "off"] = "auto"
+    progress: Literal["auto", "bar", "plain", "log", "off"] = "auto"
+    tensorboard: bool = True
     seed: int = 0
     deterministic: bool = False
     stop_after: int | None = None  # stop (with a checkpoint) at this step, e.g. a time budget or a test of resume
@@ -91,6 +100,8 @@ class LoopConfig:
             check_number("loop", "stop_after", self.stop_after, minimum=1, integer=True)
         if self.amp not in ("auto", "bf16", "fp16", "off"):
             raise ValueError(f"loop: amp must be 'auto', 'bf16', 'fp16' or 'off', got {self.amp!r}")
+        if self.progress not in SETTINGS:
+            raise ValueError(f"loop: progress must be one of {', '.join(SETTINGS)}, got {self.progress!r}")
 
 
 def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
@@ -100,16 +111,6 @@ def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     if amp == "bf16" or (amp == "auto" and torch.cuda.is_bf16_supported()):
         return torch.bfloat16
     return torch.float16
-
-
-def _progress_mode(mode: str) -> str:
-    if mode != "auto":
-        return mode
-    if os.environ.get("PAPERMILL_EXECUTION") or os.environ.get("TBE_PROGRESS") == "log" or os.environ.get("CI"):
-        return "log"
-    import sys
-
-    return "bar" if sys.stderr.isatty() else "log"
 
 
 StepFn = Callable[[nn.Module, Any, int], tuple[Tensor, dict[str, Any], int]]
@@ -246,6 +247,15 @@ class Trainer:
         if cfg.compile:
             self.model = torch.compile(self.model)
             self.compiled = True
+        self.scalars: ScalarLog | None = None  # TensorBoard, open during fit()
+
+    # ---------------------------------------------------------------- logging
+    def log(self, record: dict[str, Any], *, group: str = "train") -> None:
+        """Log one record (with its ``step``): a line of ``metrics.jsonl`` and, during
+        :meth:`fit`, TensorBoard scalars ``<group>/<key>`` (e.g. ``eval`` for an evaluation)."""
+        self.run.log(record)
+        if self.scalars is not None:
+            self.scalars.write(record, group=group)
 
     # ---------------------------------------------------------------- checkpoints
     def state(self) -> dict[str, Any]:
@@ -370,18 +380,39 @@ class Trainer:
 
         ``callback(step)`` runs after every step (e.g. epoch-end evaluation)."""
         cfg = self.cfg
-        mode = _progress_mode(cfg.progress) if self.run.main else "off"
-        bar = None
-        if mode == "bar":
-            from tqdm.auto import tqdm
+        main = self.run.main
+        progress = Progress(
+            progress_mode(cfg.progress) if main else "off",
+            desc=self.desc,
+            total=cfg.steps,
+            initial=self.step,
+            log_file=self.run.log_file if main else None,
+        )
+        scalars = ScalarLog(self.run.path / TB_FOLDER, enabled=cfg.tensorboard and main, start_step=self.step)
+        self.scalars = scalars
+        try:
+            last = self._loop(batches, step_fn, after_step, callback, progress)
+        finally:
+            progress.close()
+            scalars.close()
+            self.scalars = None
+        progress.close(self.step)
+        return last
 
-            bar = tqdm(total=cfg.steps, initial=self.step, desc=self.desc, dynamic_ncols=True)
+    def _loop(
+        self,
+        batches: Callable[[int], Iterable[Any]],
+        step_fn: StepFn,
+        after_step: Callable[[nn.Module], None] | None,
+        callback: Callable[[int], None] | None,
+        progress: Progress,
+    ) -> dict[str, float]:
+        cfg = self.cfg
         it: Iterator[Any] = iter(batches(self.step))
         self.module.train()
         last: dict[str, float] = {}
         window_clips, window_t0 = 0, time.perf_counter()
         run_t0 = time.perf_counter()
-        start_step = self.step
         meter = _DeviceMeter()
         watch = _FiniteWatch()
         end = cfg.steps if cfg.stop_after is None else min(cfg.steps, cfg.stop_after)
@@ -415,27 +446,14 @@ class Trainer:
                     "clips_per_s": window_clips / max(dt, 1e-9),
                     "time": time.perf_counter() - run_t0,
                 }
-                self.run.log(rec)
-                if bar is not None:
-                    bar.set_postfix({k: f"{rec[k]:.3g}" for k in ("loss", "p_pos", "clips_per_s") if k in rec})
-                elif mode == "log":
-                    done = self.step - start_step
-                    eta = (time.perf_counter() - run_t0) / max(done, 1) * (cfg.steps - self.step)
-                    print(
-                        f"[{self.desc}] step {self.step}/{cfg.steps} loss {rec['loss']:.4f}"
-                        + (f" p_pos {rec['p_pos']:.3f}" if "p_pos" in rec else "")
-                        + f" {rec['clips_per_s']:.1f} clips/s eta {eta:.0f}s",
-                        flush=True,
-                    )
+                self.log(rec)  # metrics.jsonl and TensorBoard, from values already on the host
+                progress.log(rec)
                 window_clips, window_t0 = 0, time.perf_counter()
-            if bar is not None:
-                bar.update(1)
+            progress.advance()
             if callback is not None:
                 callback(self.step)
             if save_now:
                 self.save()
-        if bar is not None:
-            bar.close()
         self._raise_if_diverged(watch)
         self.save()
         self.check_replicas()

@@ -4,6 +4,8 @@ RUN/
   config.json        the full configuration (dataclasses as dicts)
   environment.json   versions, git commit, device, command line, world size
   metrics.jsonl      one JSON object per logged step (and per evaluation)
+  train.log          the same steps as lines of text, and each session's start and summary
+  tb/                TensorBoard events files of the logged scalars (when tensorboard is installed)
   checkpoints/last.pt      latest training state (atomic writes; resume from here)
   encoder.pt         the final encoder weights (for finetuning / retrieval)
   .lock              the PID and host of the process writing it (one writer at a time)
@@ -147,6 +149,10 @@ class RunDir:
     @property
     def metrics_file(self) -> Path:
         return self.path / "metrics.jsonl"
+
+    @property
+    def log_file(self) -> Path:
+        return self.path / "train.log"
 
     def write_json(self, name: str, obj: Any) -> None:
         if not self.main:
