@@ -42,7 +42,7 @@ def _scalars(folder) -> dict[str, list[tuple[int, float]]]:
         ("auto", {}, False, False, "plain"),  # a file, a pipe
         ("auto", {}, False, True, "notebook"),  # a Jupyter kernel (its stderr is no TTY)
         ("auto", {"CI": "true"}, True, False, "plain"),
-        ("auto", {"PAPERMILL_EXECUTION": "1"}, False, True, "plain"),  # tbe reproduce
+        ("auto", {"PAPERMILL_EXECUTION": "1"}, False, True, "summary"),  # tbe reproduce: pages show results, not logs
         ("auto", {"TBE_PROGRESS": "plain"}, True, True, "plain"),
         ("auto", {"TBE_PROGRESS": "log"}, True, False, "plain"),
         ("auto", {"TBE_PROGRESS": "off"}, True, True, "off"),

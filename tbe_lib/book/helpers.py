@@ -51,7 +51,7 @@ __all__ = [
 
 def in_papermill() -> bool:
     """Whether the notebook runs under ``tbe reproduce`` / papermill (plain log lines, no bars)."""
-    return bool(os.environ.get("PAPERMILL_EXECUTION")) or os.environ.get("TBE_PROGRESS") == "log"
+    return bool(os.environ.get("PAPERMILL_EXECUTION")) or os.environ.get("TBE_PROGRESS") in ("log", "summary")
 
 
 def project_root() -> Path:

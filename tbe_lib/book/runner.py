@@ -16,7 +16,8 @@ For each stage of the registry (:mod:`.registry`), in order:
    interpreter (a kernelspec written to a temporary ``JUPYTER_PATH``, so a user-level
    ``python3`` kernel of another Python cannot be picked up), working directory = the
    notebook's folder (as in JupyterLab), environment ``PAPERMILL_EXECUTION=1``,
-   ``TBE_PROGRESS=log`` (training loops print log lines instead of bars) and
+   ``TBE_PROGRESS=summary`` (training loops print one summary line per run, their log lines go
+   to the run's ``train.log``) and
    ``TBE_PROJECT_ROOT``; cell output is streamed to the console. The notebook is written to
    ``book/.<name>.running.ipynb`` and renamed to ``book/<name>.ipynb`` on success. On
    failure it is renamed ``book/<name>.failed.ipynb``, :class:`StageError` names the
@@ -239,7 +240,7 @@ def _kernel_env(project_root: Path) -> Iterator[None]:
         env = {
             "JUPYTER_PATH": os.pathsep.join(p for p in (tmp, os.environ.get("JUPYTER_PATH", "")) if p),
             "PAPERMILL_EXECUTION": "1",
-            "TBE_PROGRESS": "log",
+            "TBE_PROGRESS": "summary",
             "TBE_PROJECT_ROOT": str(project_root),
             "MPLBACKEND": "module://matplotlib_inline.backend_inline",
             "PYDEVD_DISABLE_FILE_VALIDATION": "1",  # silences a debugger warning on frozen modules

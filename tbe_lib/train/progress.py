@@ -7,17 +7,19 @@ notebook    in a Jupyter kernel (JupyterLab, VS Code): tqdm's widget bar (``tqdm
             ETA, and one summary line at the end; the per-interval lines go only to the run's
             ``train.log`` (the numbers to ``metrics.jsonl``)
 bar         in an interactive terminal: a tqdm bar with the loss and clips/s, then the summary
-plain       when the output is not a terminal (a file, CI, papermill): one line per log interval,
-            no bar and no carriage return, then the summary
+plain       when the output is not a terminal (a file, CI): one line per log interval, no bar and
+            no carriage return, then the summary
+summary     under papermill (the book's pages): only the summary line; the per-interval lines
+            go to ``train.log``, so a page shows results, not logs
 off         nothing on screen (``train.log`` and ``metrics.jsonl`` are written all the same)
 ==========  ===================================================================================
 
 The choice is :func:`choose_mode`, a pure function of the setting and of the surroundings
 (:func:`progress_mode` reads them): an explicit setting (``LoopConfig.progress``,
 ``--progress``) wins; under ``"auto"`` the environment variable ``TBE_PROGRESS`` (``bar``,
-``plain``, ``off``; ``log`` is ``plain``) decides, then papermill (``PAPERMILL_EXECUTION``,
-which ``tbe reproduce`` sets) or ``CI`` mean ``plain``, a Jupyter kernel ``notebook``, a TTY on
-stderr ``bar``, anything else ``plain``. A bar asked for inside a Jupyter kernel is the widget.
+``plain``, ``summary``, ``off``; ``log`` is ``plain``) decides, then papermill
+(``PAPERMILL_EXECUTION``, which ``tbe reproduce`` sets) means ``summary``, ``CI`` ``plain``, a
+Jupyter kernel ``notebook``, a TTY on stderr ``bar``, anything else ``plain``. A bar asked for inside a Jupyter kernel is the widget.
 """
 
 from __future__ import annotations
@@ -30,10 +32,10 @@ from typing import Any, Literal, Mapping
 
 __all__ = ["Mode", "SETTINGS", "ENV_VAR", "choose_mode", "progress_mode", "in_jupyter_kernel", "Progress"]
 
-Mode = Literal["notebook", "bar", "plain", "off"]
+Mode = Literal["notebook", "bar", "plain", "summary", "off"]
 
 #: The values of ``LoopConfig.progress`` / ``--progress`` (and of ``$TBE_PROGRESS``).
-SETTINGS = ("auto", "bar", "plain", "log", "off")
+SETTINGS = ("auto", "bar", "plain", "log", "summary", "off")
 #: The environment variable that overrides ``"auto"``.
 ENV_VAR = "TBE_PROGRESS"
 
@@ -48,7 +50,9 @@ def choose_mode(setting: str, *, env: Mapping[str, str], isatty: bool, in_kernel
         if setting not in SETTINGS:
             raise ValueError(f"${ENV_VAR} must be one of {', '.join(SETTINGS)}, got {env[ENV_VAR]!r}")
     if setting == "auto":
-        if env.get("PAPERMILL_EXECUTION") or env.get("CI"):
+        if env.get("PAPERMILL_EXECUTION"):
+            return "summary"
+        if env.get("CI"):
             return "plain"
         setting = "bar" if in_kernel or isatty else "plain"
     if setting == "log":
