@@ -135,7 +135,8 @@ def _cli_compare(a: argparse.Namespace) -> int:
     cfg = config_from_args(a)
     run_comparison(cfg)
     df = collect_table(cfg)
-    cols = [c for c in df.columns if c.startswith(("finetune_", "probe_", "R@1_")) or c == "background_probe"]
+    shown = ("finetune_", "probe_", "R@1_", "motion_probe_", "contrastive_")
+    cols = [c for c in df.columns if c.startswith(shown) or c == "background_probe"]
     _, _, pretty = summarise(df, cols)
     pretty.to_csv(Path(cfg.out_dir) / "summary.csv")
     print(pretty.to_string())

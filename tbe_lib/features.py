@@ -4,6 +4,10 @@ A video's feature is the backbone's feature map pooled globally (the paper's ret
 features: 512-d for C3D, 1024-d for I3D, original-code.md §4.2), averaged over ``num_clips``
 uniformly spaced, centre-cropped clips (the paper used one clip; ``num_clips=1`` gives that),
 or the 128-d projection head's output (``head=True``).
+
+Counterfactual clips (StillMix, Li et al. ICCV 2023): :func:`scufo_clips` turns clips into their
+*SCUFO* twins (one frame repeated: the scene without its motion). ``clip_transform=scufo_clips``
+with ``num_clips=1`` (the centre clip) repeats each video's middle frame for the whole clip.
 """
 
 from __future__ import annotations
@@ -12,13 +16,27 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
 
 from .train.progress import progress_mode
 
-__all__ = ["FeatureSet", "extract_features", "clip_logits"]
+__all__ = ["FeatureSet", "extract_features", "clip_logits", "scufo_clips"]
+
+#: A transform of evaluation clips (B, C, T, H, W) -> (B, C, T, H, W), applied after cropping.
+ClipTransform = Callable[[Tensor], Tensor]
+
+
+def scufo_clips(clips: Tensor) -> Tensor:
+    """The SCUFO twin of each clip: its middle frame (index ``T // 2``) repeated for all ``T``
+    frames, so that the scene stays and the motion goes. ``clips`` (B, C, T, H, W) -> same shape.
+    On the centre clip of a video (``num_clips=1``) the middle frame is the video's."""
+    if clips.dim() != 5:
+        raise ValueError(f"scufo_clips takes clips (B, C, T, H, W), got shape {tuple(clips.shape)}")
+    t = clips.shape[2]
+    return clips[:, :, t // 2 : t // 2 + 1].expand_as(clips).contiguous()
 
 
 @dataclass
@@ -72,7 +90,16 @@ def _eval_loader(
 
 
 @torch.no_grad()
-def _run(model: nn.Module, loader, transform: nn.Module, device: torch.device, fn, desc: str, progress: bool):
+def _run(
+    model: nn.Module,
+    loader,
+    transform: nn.Module,
+    device: torch.device,
+    fn,
+    desc: str,
+    progress: bool,
+    clip_transform: ClipTransform | None = None,
+):
     from tqdm.auto import tqdm
 
     model.eval()
@@ -85,7 +112,9 @@ def _run(model: nn.Module, loader, transform: nn.Module, device: torch.device, f
         sizes = batch.sizes  # (B, [N,] 2) valid (H, W) of each clip (padded batches of mixed sizes)
         if multi:
             clips, sizes = clips.flatten(0, 1), None if sizes is None else sizes.flatten(0, 1)
-        x = transform(clips, sizes=sizes)
+        x = transform(clips, sizes=sizes)  # (B*N, C, T, h, w)
+        if clip_transform is not None:
+            x = clip_transform(x)
         y = fn(x.contiguous(memory_format=torch.channels_last_3d)).float()  # (B*N, D)
         outs.append(y.view(B, -1, y.shape[-1]) if multi else y.view(B, 1, -1))  # (B, N, D)
         labels.append(batch.labels)
@@ -110,13 +139,16 @@ def extract_features(
     cache_file: str | os.PathLike | None = None,
     progress: bool = False,
     eval_resize: int | None = None,
+    clip_transform: ClipTransform | None = None,
 ) -> FeatureSet:
     """Per-video features of every video of ``list_path`` (see module docstring).
 
     ``cache_file``: load from it when it exists, else compute and save there (the caller
     keys the file name on the checkpoint and settings, e.g. with :func:`cache_key`).
     ``eval_resize``: short side before the centre crop of ``size`` (default ``size``: the
-    whole frame, right for the embedded benchmark; the paper used 128 -> 112)."""
+    whole frame, right for the embedded benchmark; the paper used 128 -> 112).
+    ``clip_transform``: applied to the cropped clips before the model (e.g. :func:`scufo_clips`);
+    the caller keys ``cache_file`` on it."""
     from .augment.video import VideoEval
     from .data.listfile import read_list
 
@@ -127,7 +159,7 @@ def extract_features(
     ds, loader = _eval_loader(list_path, frames, stride, num_clips, batch_size, workers, root, resize)
     fn = model if head else model.features
     feats, labels, indices = _run(
-        model, loader, VideoEval(size, resize=eval_resize or size), device, fn, "features", progress
+        model, loader, VideoEval(size, resize=eval_resize or size), device, fn, "features", progress, clip_transform
     )
     paths = [r.path for r in read_list(list_path, root).records]
     fs = FeatureSet(feats.mean(1), labels, indices, [paths[i] for i in indices.tolist()])
@@ -151,15 +183,24 @@ def clip_logits(
     resize: int | None = None,
     eval_resize: int | None = None,
     progress: bool = False,
+    clip_transform: ClipTransform | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Classifier logits of ``num_clips`` uniformly spaced centre-cropped clips per video:
-    ``(logits (N_videos, num_clips, C), labels (N_videos,), indices (N_videos,))``."""
+    ``(logits (N_videos, num_clips, C), labels (N_videos,), indices (N_videos,))``;
+    ``clip_transform`` (e.g. :func:`scufo_clips`) is applied to the cropped clips."""
     from .augment.video import VideoEval
 
     device = torch.device(device)
     _, loader = _eval_loader(list_path, frames, stride, num_clips, batch_size, workers, root, resize)
     return _run(
-        model.to(device), loader, VideoEval(size, resize=eval_resize or size), device, model, "evaluate", progress
+        model.to(device),
+        loader,
+        VideoEval(size, resize=eval_resize or size),
+        device,
+        model,
+        "evaluate",
+        progress,
+        clip_transform,
     )
 
 

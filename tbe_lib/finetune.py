@@ -11,6 +11,17 @@ Reported, and named as such:
 * **video-level** top-1/top-5: softmax averaged over the ``test_clips`` clips of a video;
 * mean per-class accuracy (video-level), the confusion matrix and per-class accuracy.
 
+Counterfactual tests (evaluation only: they never change the training). ``scufo_splits``: test
+splits also evaluated on their **SCUFO** twins (StillMix, Li et al. ICCV 2023: each video's middle
+frame repeated for the whole clip, scored on that one clip; :func:`~tbe_lib.features.scufo_clips`),
+reported as ``results["scufo_<split>"]``, with the **contrastive accuracy** (right on the video,
+wrong on its twin) in ``contrastive[<split>]``. ``extra_tests``: more lists (name -> list file,
+e.g. SCUBA / SCUFO / HAT lists built from the public sets), reported as ``results[<name>]``;
+``contrastive_pairs`` (SCUBA name -> SCUFO name) gives ``contrastive[<SCUBA name>]``, pairing the
+two lists row by row (the i-th video of one is the twin of the i-th of the other; labels must
+agree). :func:`evaluate_run` evaluates a finished run's ``model.pt`` on them without training
+(``evaluation.json``).
+
 Model selection. By default the **final** model is reported (``select="last"``). With
 ``select="val"`` a validation split (``val_fraction`` of the training videos, held out,
 stratified) chooses the epoch. ``select="best_on_test"`` reproduces the paper's protocol
@@ -52,7 +63,20 @@ from .config import (
 from .data.listfile import resolve_list
 from .train import LoopConfig
 
-__all__ = ["FinetuneConfig", "FinetuneResult", "Classifier", "finetune", "evaluate_splits", "add_cli"]
+__all__ = [
+    "FinetuneConfig",
+    "FinetuneResult",
+    "Classifier",
+    "finetune",
+    "evaluate_splits",
+    "evaluate_counterfactuals",
+    "evaluate_run",
+    "EVALUATION_FIELDS",
+    "add_cli",
+]
+
+#: The fields of :class:`FinetuneConfig` that only add evaluations (never change the training).
+EVALUATION_FIELDS = ("scufo_splits", "extra_tests", "contrastive_pairs")
 
 
 class Classifier(nn.Module):
@@ -98,6 +122,10 @@ class FinetuneConfig:
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=0.05, weight_decay=1e-4))
     warmup_epochs: float = 0.0  # linear warm-up in epochs, added to optim.warmup_steps (at most half the run)
     loop: LoopConfig = field(default_factory=LoopConfig)
+    # evaluation only (EVALUATION_FIELDS): see the module docstring
+    scufo_splits: tuple[str, ...] = ()  # test splits also scored on their SCUFO twins
+    extra_tests: dict[str, str] = field(default_factory=dict)  # name -> list file of an extra test set
+    contrastive_pairs: dict[str, str] = field(default_factory=dict)  # SCUBA test -> its SCUFO twin (extra_tests)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "test_clips"):
@@ -108,6 +136,33 @@ class FinetuneConfig:
             raise ValueError(f"select must be 'last', 'val' or 'best_on_test', got {self.select!r}")
         if self.select == "val" and not 0 < self.val_fraction < 1:
             raise ValueError("select='val' needs a validation split: set val_fraction in (0, 1), e.g. 0.1")
+        check_counterfactuals("finetune", self.test_splits, self.scufo_splits, self.extra_tests, self.contrastive_pairs)
+
+
+def check_counterfactuals(
+    stage: str,
+    test_splits: tuple[str, ...],
+    scufo_splits: tuple[str, ...],
+    extra_tests: dict[str, str],
+    contrastive_pairs: dict[str, str],
+) -> None:
+    """``ValueError`` naming ``stage`` when a SCUFO split is not a test split, an extra test's
+    name is a test split's or starts with ``scufo_``, or a pair names something not in ``extra_tests``."""
+    bad = [s for s in scufo_splits if s not in test_splits]
+    if bad:
+        raise ValueError(f"{stage}: scufo_splits {bad} are not test splits {list(test_splits)}; choose among them")
+    clash = [n for n in extra_tests if n in test_splits or n.startswith("scufo_")]
+    if clash:
+        raise ValueError(
+            f"{stage}: extra test names {clash} clash with a test split or start with 'scufo_'; rename them"
+        )
+    for scuba, scufo in contrastive_pairs.items():
+        missing = [n for n in (scuba, scufo) if n not in extra_tests]
+        if missing or scuba == scufo:
+            raise ValueError(
+                f"{stage}: contrastive pair {scuba!r} -> {scufo!r} must name two different extra tests "
+                f"(extra_tests: {list(extra_tests)})"
+            )
 
 
 @dataclass
@@ -151,11 +206,18 @@ def evaluate_splits(
     device: torch.device,
     out_dir: Path | None = None,
     class_names: list[str] | None = None,
+    *,
+    scufo: bool = False,
+    predictions: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Clip- and video-level results of ``model`` on each list; writes predictions, confusion
-    matrices (array + figure) and per-class accuracy under ``out_dir/<split>/``."""
+    matrices (array + figure) and per-class accuracy under ``out_dir/<split>/``.
+
+    ``scufo``: score each video's SCUFO twin instead (its centre clip with the middle frame
+    repeated, one clip per video). ``predictions``: filled with ``name -> (video-level
+    predictions (V,), labels (V,))`` in list order."""
     from .evaluate import classification_report, confusion_matrix, per_class_accuracy, plot_confusion
-    from .features import clip_logits
+    from .features import clip_logits, scufo_clips
 
     results: dict[str, dict[str, Any]] = {}
     for split, path in lists.items():
@@ -165,19 +227,23 @@ def evaluate_splits(
             frames=cfg.data.frames,
             stride=cfg.data.stride,
             size=cfg.data.size,
-            num_clips=cfg.test_clips,
+            num_clips=1 if scufo else cfg.test_clips,
             batch_size=cfg.batch_size,
             workers=cfg.data.workers,
             device=device,
             root=cfg.data.root,
             resize=cfg.data.resize,
             eval_resize=cfg.eval_resize,
+            clip_transform=scufo_clips if scufo else None,
         )
         V, N, C = logits.shape
         flat = logits.reshape(V * N, C)
         vid = torch.arange(V).repeat_interleave(N)
         rep = classification_report(flat, labels.repeat_interleave(N), vid)
         results[split] = {**rep.to_dict(), "num_clips_per_video": N}
+        if predictions is not None:
+            order = indices.argsort()  # list order
+            predictions[split] = (logits.softmax(-1).mean(1).argmax(1)[order], labels[order])
         if out_dir is None:
             continue
         d = out_dir / split
@@ -218,6 +284,59 @@ def evaluate_splits(
     return results
 
 
+def evaluate_counterfactuals(
+    model: nn.Module,
+    cfg: FinetuneConfig,
+    device: torch.device,
+    out_dir: Path | None = None,
+    class_names: list[str] | None = None,
+    predictions: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
+    """The counterfactual tests of ``cfg`` (module docstring): ``(results, contrastive)`` with
+    ``results["scufo_<split>"]`` and ``results[<extra test>]`` as :func:`evaluate_splits` reports
+    them and ``contrastive[<split or SCUBA name>]`` in %. ``predictions``: the video-level
+    predictions of the test splits already scored (those missing are scored again)."""
+    from .evaluate import contrastive_accuracy
+
+    preds = dict(predictions or {})
+    normal = {s: resolve_list(cfg.data.source, s) for s in cfg.scufo_splits if s not in preds}
+    evaluate_splits(model, normal, cfg, device, predictions=preds)
+    still: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+    scufo = {f"scufo_{s}": resolve_list(cfg.data.source, s) for s in cfg.scufo_splits}
+    results = evaluate_splits(model, scufo, cfg, device, out_dir, class_names, scufo=True, predictions=still)
+    extra = {name: Path(path) for name, path in cfg.extra_tests.items()}
+    results.update(evaluate_splits(model, extra, cfg, device, out_dir, class_names, predictions=preds))
+    contrastive = {s: contrastive_accuracy(preds[s][0], still[f"scufo_{s}"][0], preds[s][1]) for s in cfg.scufo_splits}
+    for scuba, twin in cfg.contrastive_pairs.items():
+        try:
+            contrastive[scuba] = contrastive_accuracy(preds[scuba][0], preds[twin][0], preds[scuba][1], preds[twin][1])
+        except ValueError as e:
+            raise ValueError(f"{cfg.extra_tests[scuba]} / {cfg.extra_tests[twin]}: {e}") from None
+    return results, contrastive
+
+
+def evaluate_run(cfg: FinetuneConfig) -> dict[str, Any]:
+    """The counterfactual tests of ``cfg`` on the finished run's ``RUN/model.pt``, without
+    training: writes and returns ``RUN/evaluation.json`` (``{"results": ..., "contrastive": ...}``,
+    keys as in ``results.json``)."""
+    from .models import model_from_checkpoint
+    from .utils import resolve_device, seed_everything
+
+    run = Path(cfg.run_dir)
+    if not (run / "model.pt").is_file():
+        raise FileNotFoundError(f"{run / 'model.pt'} does not exist: finetune the run first")
+    seed_everything(cfg.loop.seed)
+    device = resolve_device(cfg.device)
+    model = Classifier(model_from_checkpoint(run / "model.pt")).to(device)
+    class_names = _class_names(resolve_list(cfg.data.source, cfg.data.split))
+    results, contrastive = evaluate_counterfactuals(model, cfg, device, run / "eval", class_names)
+    out = {"model": str(run / "model.pt"), "results": results, "contrastive": contrastive}
+    tmp = run / ".evaluation.json.tmp"
+    tmp.write_text(json.dumps(out, indent=2) + "\n")
+    tmp.replace(run / "evaluation.json")
+    return out
+
+
 def _class_names(list_path: Path) -> list[str] | None:
     from .data.listfile import class_names
 
@@ -239,7 +358,10 @@ def finetune(cfg: FinetuneConfig, *, resume: bool = False) -> FinetuneResult:
         train_list = resolve_list(cfg.data.source, cfg.data.split)
         test_lists = {s: resolve_list(cfg.data.source, s) for s in cfg.test_splits}
         num_classes = read_list(train_list).num_classes
-        for split, lst in test_lists.items():  # before training: a test label the head cannot predict is an error
+        for split, lst in {
+            **test_lists,
+            **{n: Path(p) for n, p in cfg.extra_tests.items()},
+        }.items():  # before training: a test label the head cannot predict is an error
             bad = next((r for r in read_list(lst, cfg.data.root).records if r.label >= num_classes), None)
             if bad is not None:
                 raise ValueError(
@@ -323,9 +445,13 @@ def finetune(cfg: FinetuneConfig, *, resume: bool = False) -> FinetuneResult:
         trainer.fit(ctx.batches(dataset, cfg.batch_size, cfg.data), step_fn, callback=on_step)
         if best["state"] is not None:
             clf.load_state_dict(best["state"])
-        results = evaluate_splits(
-            clf, test_lists, cfg, device, out_dir=run.path / "eval" if run.main else None, class_names=class_names
-        )
+        eval_dir = run.path / "eval" if run.main else None
+        video_preds: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        results = evaluate_splits(clf, test_lists, cfg, device, eval_dir, class_names, predictions=video_preds)
+        contrastive: dict[str, float] = {}
+        if cfg.scufo_splits or cfg.extra_tests:
+            more, contrastive = evaluate_counterfactuals(clf, cfg, device, eval_dir, class_names, video_preds)
+            results.update(more)
         summary = {
             "selection": cfg.select,
             "selected_epoch": best["epoch"] if best["state"] is not None else cfg.epochs,
@@ -333,6 +459,8 @@ def finetune(cfg: FinetuneConfig, *, resume: bool = False) -> FinetuneResult:
             "init": cfg.init,
             "results": results,
         }
+        if contrastive:
+            summary["contrastive"] = contrastive
         if cfg.select == "best_on_test":
             summary["warning"] = "epoch selected on the test split (the paper's protocol): optimistic"
         run.write_json("results.json", summary)
@@ -372,8 +500,21 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
         "best-on-test (optimistic)",
     )
     p.add_argument("--val-fraction", type=float, default=0.0)
+    p.add_argument("--scufo-splits", nargs="+", default=[], help="test splits also scored on their SCUFO twins")
+    p.add_argument("--extra-tests", nargs="+", default=[], metavar="NAME=LIST", help="extra test lists")
+    p.add_argument(
+        "--contrastive-pairs", nargs="+", default=[], metavar="SCUBA=SCUFO", help="pairs of extra tests, row by row"
+    )
     add_device_flags(p)
     p.set_defaults(func=_cli_finetune)
+
+
+def name_value_pairs(values: list[str] | None, flag: str) -> dict[str, str]:
+    """``["NAME=VALUE", ...]`` -> dict; a value without ``=`` is an error naming ``flag``."""
+    bad = [v for v in values or [] if "=" not in v]
+    if bad:
+        raise ValueError(f"{flag} takes NAME=VALUE pairs, got {bad}")
+    return dict(v.split("=", 1) for v in values or [])
 
 
 def _cli_finetune(a: argparse.Namespace) -> int:
@@ -387,6 +528,9 @@ def _cli_finetune(a: argparse.Namespace) -> int:
         loop=LoopConfig(
             amp=a.amp, progress=a.progress, tensorboard=a.tensorboard, seed=a.seed, log_every=10, checkpoint_every=0
         ),
+        scufo_splits=tuple(a.scufo_splits),
+        extra_tests=name_value_pairs(a.extra_tests, "--extra-tests"),
+        contrastive_pairs=name_value_pairs(a.contrastive_pairs, "--contrastive-pairs"),
         **same_names(
             a, "init backbone freeze epochs batch_size dropout device test_clips eval_resize select val_fraction"
         ),
@@ -399,4 +543,7 @@ def _cli_finetune(a: argparse.Namespace) -> int:
             f"mean class acc {r['mean_class_acc']:6.2f}  ({r['n_videos']} videos x {r['num_clips_per_video']} clips)"
         )
     print(json.dumps({s: {k: r[k] for k in ("clip_top1", "video_top1")} for s, r in res.results.items()}))
+    summary = json.loads((res.run_dir / "results.json").read_text())
+    for name, v in summary.get("contrastive", {}).items():
+        print(f"  contrastive accuracy {name}: {v:6.2f}  (right on the video, wrong on its SCUFO twin)")
     return 0

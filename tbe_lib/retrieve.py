@@ -11,6 +11,17 @@ From one set of per-video features (see :mod:`tbe_lib.features`, cached to disk)
   background photograph's id from frozen features, trained and tested on the two halves of
   the class-independent ``train_unbiased`` split. High means the representation encodes the
   background: the direct measure of the shortcut. Chance levels are reported beside it;
+* on the embedded benchmark, the **motion probe**: a linear probe trained on ``motion_split``
+  (``train_unbiased``: backgrounds independent of the class) and tested on every test split. The
+  linear probe above is trained on the background-biased ``train``, so it may read the
+  background; this one asks whether the motion is decodable at all from the features;
+* **counterfactual tests** (StillMix, Li et al. ICCV 2023): for each of ``scufo_splits``
+  (``test_shift``: the actor on a background unrelated to its class, the SCUBA analogue), the
+  probes trained on normal clips are scored on the videos' SCUFO twins (each video's middle
+  frame repeated for the whole clip: :func:`~tbe_lib.features.scufo_clips`), with the
+  **contrastive accuracy** (right on the video and wrong on its twin); ``extra_tests`` are more
+  query lists (name -> list file, e.g. SCUBA / SCUFO / HAT lists), scored like the test splits,
+  and ``contrastive_pairs`` (SCUBA name -> SCUFO name) pairs two of them row by row;
 * a 2-D embedding (t-SNE) of ``train_unbiased`` coloured by class and by background.
 
 Writes ``OUT/retrieval.json`` and ``OUT/embedding.png``; features go to ``OUT/features/``.
@@ -29,6 +40,7 @@ import torch
 
 from .config import add_data_flags, add_device_flags, add_stage_parser, check_number
 from .data.listfile import resolve_list
+from .finetune import check_counterfactuals, name_value_pairs
 
 __all__ = ["RetrievalConfig", "retrieve", "load_model_for_features", "add_cli"]
 
@@ -47,6 +59,10 @@ class RetrievalConfig:
     gallery_split: str = "train"
     query_splits: tuple[str, ...] = ("test_same", "test_shift")
     background_split: str | None = "train_unbiased"  # None: no background probe
+    motion_split: str | None = "train_unbiased"  # None: no motion probe (skipped too when its list is missing)
+    scufo_splits: tuple[str, ...] = ()  # query splits whose SCUFO twins the probes score
+    extra_tests: dict[str, str] = field(default_factory=dict)  # name -> list file, queried like a test split
+    contrastive_pairs: dict[str, str] = field(default_factory=dict)  # SCUBA test -> SCUFO twin (extra_tests)
     frames: int = 8
     stride: int = 1
     size: int = 32
@@ -68,6 +84,9 @@ class RetrievalConfig:
             raise ValueError("retrieve: ks is empty; give at least one k, e.g. --ks 1 5 10")
         for k in self.ks:
             check_number("retrieve", "every k of ks", k, minimum=1, integer=True)
+        check_counterfactuals(
+            "retrieve", self.query_splits, self.scufo_splits, self.extra_tests, self.contrastive_pairs
+        )
 
 
 def load_model_for_features(checkpoint: str | None, backbone: str, backbone_kwargs: dict[str, Any], seed: int = 0):
@@ -92,10 +111,70 @@ def _background_ids(data: str, split: str, paths: list[str]) -> torch.Tensor | N
     return torch.tensor([int(m[p]) for p in paths])
 
 
+def _optional_list(data: str, split: str | None) -> Path | None:
+    """The list of ``split`` in ``data``, or ``None`` when there is none (or no split)."""
+    if not split:
+        return None
+    try:
+        return resolve_list(data, split)
+    except FileNotFoundError:
+        return None
+
+
+def _probe_predictions(train, tests: dict[str, Any], seed: int) -> dict[str, Any]:
+    """One linear probe fitted on the FeatureSet ``train``, its predictions (numpy (N,)) on each
+    FeatureSet of ``tests`` (one fit: :func:`~tbe_lib.evaluate.linear_probe` on the tests together)."""
+    from .evaluate import linear_probe
+
+    names = list(tests)
+    feats = torch.cat([tests[n].feats for n in names])
+    labels = torch.cat([tests[n].labels for n in names])
+    pred = linear_probe(train.feats, train.labels, feats, labels, seed=seed).predictions
+    out, start = {}, 0
+    for n in names:
+        out[n], start = pred[start : start + len(tests[n].labels)], start + len(tests[n].labels)
+    return out
+
+
+def _accuracy(pred: Any, labels: torch.Tensor) -> float:
+    return float((pred == labels.numpy()).mean() * 100.0)
+
+
+def _counterfactuals(
+    cfg: RetrievalConfig, probes: dict[str, dict[str, Any]], queries: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``scufo[split][probe]`` and ``scufo[split][f"contrastive_{probe}"]`` for each SCUFO split
+    (``queries[f"scufo_{split}"]`` holds its twins), ``pairs[scuba]`` for each contrastive pair,
+    from each probe's predictions (``probes[probe][name]``)."""
+    from .evaluate import contrastive_accuracy
+
+    scufo: dict[str, Any] = {}
+    for split in cfg.scufo_splits:
+        q, twin = queries[split], queries[f"scufo_{split}"]
+        if not torch.equal(q.indices, twin.indices):
+            raise ValueError(f"{split}: the features of its videos and of their SCUFO twins are in different orders")
+        scufo[split] = {}
+        for probe, preds in probes.items():
+            scufo[split][probe] = _accuracy(preds[f"scufo_{split}"], twin.labels)
+            scufo[split][f"contrastive_{probe}"] = contrastive_accuracy(preds[split], preds[f"scufo_{split}"], q.labels)
+    pairs: dict[str, Any] = {}
+    for scuba, twin_name in cfg.contrastive_pairs.items():
+        a, b = queries[scuba], queries[twin_name]
+        pairs[scuba] = {"scufo": twin_name}
+        for probe, preds in probes.items():
+            try:
+                pairs[scuba][f"contrastive_{probe}"] = contrastive_accuracy(
+                    preds[scuba], preds[twin_name], a.labels, b.labels
+                )
+            except ValueError as e:
+                raise ValueError(f"{cfg.extra_tests[scuba]} / {cfg.extra_tests[twin_name]}: {e}") from None
+    return scufo, pairs
+
+
 def retrieve(cfg: RetrievalConfig, *, progress: bool = False) -> dict[str, Any]:
     """Run the evaluation of the module docstring; returns (and writes) the results dict."""
     from .evaluate import background_probe, embed_2d, knn_accuracy, linear_probe, plot_embedding_pair, retrieval_recall
-    from .features import cache_key, extract_features
+    from .features import cache_key, extract_features, scufo_clips
     from .utils import resolve_device, seed_everything
 
     seed_everything(cfg.seed)
@@ -117,14 +196,17 @@ def retrieve(cfg: RetrievalConfig, *, progress: bool = False) -> dict[str, Any]:
         k: getattr(cfg, k) for k in ("frames", "stride", "size", "num_clips", "head", "batch_size", "workers", "root")
     }
 
-    def feats(split: str):
+    def feats(split: str, *, scufo: bool = False, list_file: str | None = None):
+        # a SCUFO twin is the centre clip with its middle frame repeated: one clip per video
+        settings = {**clip_settings, "num_clips": 1} if scufo else clip_settings
         return extract_features(
             model,
-            resolve_list(cfg.data, split),
+            Path(list_file) if list_file else resolve_list(cfg.data, split),
             device=device,
             progress=progress,
-            cache_file=out / "features" / f"{split}-{key}.pt",
-            **clip_settings,
+            cache_file=out / "features" / f"{'scufo_' if scufo else ''}{split}-{key}.pt",
+            clip_transform=scufo_clips if scufo else None,
+            **settings,
         )
 
     gallery = feats(cfg.gallery_split)
@@ -158,22 +240,33 @@ def retrieve(cfg: RetrievalConfig, *, progress: bool = False) -> dict[str, Any]:
             file=sys.stderr,
             flush=True,
         )
-    for split in cfg.query_splits:
-        q = feats(split)
+    queries = {split: feats(split) for split in cfg.query_splits}
+    queries.update({name: feats(f"extra-{name}", list_file=path) for name, path in cfg.extra_tests.items()})
+    for split, q in queries.items():
         results["recall"][split] = {
             str(k): v for k, v in retrieval_recall(q.feats, q.labels, gallery.feats, gallery.labels, ks).items()
         }
         results["knn"][split] = knn_accuracy(
             gallery.feats, gallery.labels, q.feats, q.labels, k=min(cfg.knn_k, n_gallery)
         )
-        results["linear_probe"][split] = linear_probe(
-            gallery.feats, gallery.labels, q.feats, q.labels, seed=cfg.seed
-        ).accuracy
+    tests = {**queries, **{f"scufo_{s}": feats(s, scufo=True) for s in cfg.scufo_splits}}
+    probes = {"probe": _probe_predictions(gallery, tests, cfg.seed)}
+    for split, q in queries.items():
+        results["linear_probe"][split] = _accuracy(probes["probe"][split], q.labels)
+    motion_list = _optional_list(cfg.data, cfg.motion_split)
+    if motion_list is not None:
+        probes["motion_probe"] = _probe_predictions(feats(cfg.motion_split), tests, cfg.seed)
+        results["motion_probe"] = {
+            "split": cfg.motion_split,
+            "accuracy": {s: _accuracy(probes["motion_probe"][s], q.labels) for s, q in queries.items()},
+        }
+    scufo, pairs = _counterfactuals(cfg, probes, tests)
+    if scufo:
+        results["scufo"] = scufo
+    if pairs:
+        results["contrastive_pairs"] = pairs
     if cfg.background_split:
-        try:
-            bl = resolve_list(cfg.data, cfg.background_split)
-        except FileNotFoundError:
-            bl = None
+        bl = _optional_list(cfg.data, cfg.background_split)
         ub = feats(cfg.background_split) if bl is not None else None
         bg = _background_ids(cfg.data, cfg.background_split, ub.paths) if ub is not None else None
         if ub is not None and bg is not None:
@@ -217,6 +310,12 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--gallery-split", default=r.gallery_split)
     p.add_argument("--query-splits", nargs="+", default=list(r.query_splits))
     p.add_argument("--background-split", default=r.background_split, help="'none' to skip the background probe")
+    p.add_argument("--motion-split", default=r.motion_split, help="'none' to skip the motion probe")
+    p.add_argument("--scufo-splits", nargs="+", default=[], help="query splits whose SCUFO twins the probes score")
+    p.add_argument("--extra-tests", nargs="+", default=[], metavar="NAME=LIST", help="extra query lists")
+    p.add_argument(
+        "--contrastive-pairs", nargs="+", default=[], metavar="SCUBA=SCUFO", help="pairs of extra tests, row by row"
+    )
     p.add_argument("--out", default=r.out_dir)
     p.add_argument("--num-clips", type=int, default=r.num_clips)
     p.add_argument("--head", action="store_true", help="use the 128-d projection head instead of backbone features")
@@ -245,6 +344,10 @@ def _cli_retrieve(a: argparse.Namespace) -> int:
         out_dir=a.out,
         query_splits=tuple(a.query_splits),
         background_split=None if a.background_split == "none" else a.background_split,
+        motion_split=None if a.motion_split == "none" else a.motion_split,
+        scufo_splits=tuple(a.scufo_splits),
+        extra_tests=name_value_pairs(a.extra_tests, "--extra-tests"),
+        contrastive_pairs=name_value_pairs(a.contrastive_pairs, "--contrastive-pairs"),
         ks=tuple(a.ks),
         **{k: getattr(a, k) for k in names},
     )
@@ -255,6 +358,15 @@ def _cli_retrieve(a: argparse.Namespace) -> int:
             + "  ".join(f"R@{k} {v:5.1f}" for k, v in rec.items())
             + f"  | kNN {r['knn'][split]:5.1f}  linear probe {r['linear_probe'][split]:5.1f}"
         )
+    if "motion_probe" in r:
+        m = r["motion_probe"]
+        print(
+            f"motion probe (trained on {m['split']}): " + "  ".join(f"{s} {v:.1f}%" for s, v in m["accuracy"].items())
+        )
+    for split, rec in r.get("scufo", {}).items():
+        print(f"SCUFO twins of {split}: " + "  ".join(f"{k} {v:.1f}%" for k, v in rec.items()))
+    for scuba, rec in r.get("contrastive_pairs", {}).items():
+        print(f"{scuba} / {rec['scufo']}: " + "  ".join(f"{k} {v:.1f}%" for k, v in rec.items() if k != "scufo"))
     if "background_probe" in r:
         b = r["background_probe"]
         print(f"background probe on {b['split']}: {b['accuracy']:.1f}% (chance {b['chance']:.1f}%)")

@@ -40,6 +40,13 @@ def test_comparison_on_smoke_data_is_complete_and_resumable(tmp_path):
         "R@10_test_same",
         "background_probe",
         "background_chance",
+        # counterfactual tests (tests/test_counterfactual_eval.py): the motion probe, SCUFO twins
+        "motion_probe_test_shift",
+        "finetune_scufo_test_shift",
+        "contrastive_test_shift",
+        "probe_scufo_test_shift",
+        "contrastive_probe_test_shift",
+        "contrastive_motion_probe_test_shift",
     ]
     assert df[cols].notna().all().all(), df[cols]
     assert ((df[cols] >= 0) & (df[cols] <= 100)).all().all()

@@ -39,15 +39,28 @@ FIXTURE = json.loads((Path(__file__).parent / "data" / "experiment_configs.json"
 
 #: Fields added to the run configurations after the fixture was recorded, with the default they
 #: must hold to leave a run as it was (a missing key counts as its default when runs are compared).
-ADDED_SINCE_FIXTURE = {("data", "skip_limit"): 0.05, ("loop", "tensorboard"): True}
+ADDED_SINCE_FIXTURE = {
+    ("data", "skip_limit"): 0.05,
+    ("loop", "tensorboard"): True,
+    # a finetuning run's evaluation-only fields: off in the training run (its tests are a unit of their own)
+    (None, "scufo_splits"): [],
+    (None, "extra_tests"): {},
+    (None, "contrastive_pairs"): {},
+}
+#: Evaluation-only fields added to the retrieval since the fixture (motion probe, SCUFO twins,
+#: extra tests): they add measures, so a retrieval is evaluated again; no training run changes.
+RETRIEVAL_ADDED_SINCE_FIXTURE = ("motion_split", "scufo_splits", "extra_tests", "contrastive_pairs")
 
 
 def _as_before(config) -> dict:
     d = to_jsonable(config)
+    if "query_splits" in d:  # a RetrievalConfig
+        d = {k: v for k, v in d.items() if k not in RETRIEVAL_ADDED_SINCE_FIXTURE}
     for (section, key), default in ADDED_SINCE_FIXTURE.items():
-        if section in d and key in d[section]:
-            assert d[section][key] == default, f"{section}.{key} = {d[section][key]!r}, not its default {default!r}"
-            d[section] = {k: v for k, v in d[section].items() if k != key}
+        where = d if section is None else d.get(section)
+        if isinstance(where, dict) and key in where:
+            assert where[key] == default, f"{section}.{key} = {where[key]!r}, not its default {default!r}"
+            del where[key]
     return d
 
 

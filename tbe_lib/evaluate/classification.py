@@ -7,6 +7,11 @@ Two levels of accuracy are reported separately and must not be confused:
 * **video-level**: the softmax scores of all clips (and crops) of a video are averaged, and
   the video is scored once (what ``test.py`` was meant to do).
 
+**Contrastive accuracy** (StillMix, Li et al. ICCV 2023) pairs each video with a
+counterfactual twin: the share of videos classified right on their SCUBA version (the actor on
+another background) *and* wrong on their SCUFO twin (one frame repeated: the scene, no motion).
+A model that reads the motion scores high; one that reads the scene gets both right or both wrong.
+
 All percentages are in [0, 100]. Inputs may be tensors or NumPy arrays; logits may be raw
 logits or log-probabilities (``softmax`` of either gives the same probabilities).
 """
@@ -33,6 +38,7 @@ __all__ = [
     "plot_confusion",
     "ClassificationReport",
     "classification_report",
+    "contrastive_accuracy",
 ]
 
 Reduce = Literal["softmax_mean", "mean"]
@@ -340,3 +346,28 @@ def classification_report(
         n_videos=len(ids),
         n_clips=x.shape[0],
     )
+
+
+# -------------------------------------------------------------------- counterfactual pairs
+@torch.no_grad()
+def contrastive_accuracy(scuba_preds: Any, scufo_preds: Any, labels: Any, scufo_labels: Any = None) -> float:
+    """Contrastive accuracy (%): the share of pairs right on the SCUBA video and wrong on its
+    SCUFO twin. Pair ``i`` is row ``i`` of both predictions (class indices (N,), or scores
+    (N, C) reduced by argmax); ``labels`` (N,) are the SCUBA videos' labels, ``scufo_labels``
+    (default: ``labels``) the twins', which must be the same (a pair is one video twice)."""
+    a, b = _as_preds(scuba_preds, "scuba_preds"), _as_preds(scufo_preds, "scufo_preds")
+    y = _as_index(labels, "labels", a.shape[0])
+    if b.shape[0] != a.shape[0]:
+        raise ValueError(f"scufo_preds has {b.shape[0]} rows but scuba_preds {a.shape[0]}: a pair is one row of each")
+    if scufo_labels is not None:
+        y2 = _as_index(scufo_labels, "scufo_labels", a.shape[0])
+        if bool((y2 != y).any()):
+            i = int((y2 != y).nonzero()[0])
+            raise ValueError(
+                f"pair {i} has label {int(y[i])} on the SCUBA side and {int(y2[i])} on the SCUFO side: "
+                "the two lists must hold the same videos in the same order"
+            )
+    if a.shape[0] == 0:
+        raise ValueError("no pairs; contrastive accuracy is undefined")
+    hit = (a.cpu() == y.cpu()) & (b.cpu() != y.cpu())
+    return float(hit.float().mean() * 100.0)

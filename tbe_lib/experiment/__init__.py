@@ -23,7 +23,15 @@ background probe (features -> background id on ``train_unbiased``) with its chan
 and, from Grad-CAM of the finetuned classifiers on ``test_shift`` (stage ``cam``), the share
 of activation mass on the actor divided by the actor's share of the frame
 (``actor_mass_ratio``: 1 = no preference for the actor, higher = looks at the actor).
-``summary.csv`` holds mean ± std over seeds.
+Counterfactual columns: the motion probe (``motion_probe_<split>``: a linear probe trained on
+``train_unbiased``, whose backgrounds say nothing of the class); on the SCUFO twins of
+``scufo_splits`` (each video's middle frame repeated) the finetuned classifier
+(``finetune_scufo_<split>``) and the probes (``probe_scufo_<split>``,
+``motion_probe_scufo_<split>``), with the contrastive accuracies (``contrastive_<split>``,
+``contrastive_probe_<split>``, ``contrastive_motion_probe_<split>``: right on the video, wrong on
+its twin); ``extra_tests`` lists (``finetune_<name>``, ``probe_<name>``, ...) and their pairs.
+``summary.csv`` holds mean ± std over seeds (:func:`summarise` also gives mean ± 95 % confidence
+interval); :func:`paired_differences` gives each row minus a reference row, seed by seed.
 
 Real datasets (``synthetic=False``): ``data_dirs`` maps each condition to a folder holding
 ``lists/<split>.txt`` or to a list template with ``{split}``; ``roots`` optionally overrides the
@@ -44,7 +52,8 @@ Layers, each using only the ones above it:
 ``cam``         Grad-CAM on test videos and the actor mass
 ``plan``        a config -> each condition's data, every run's configuration, the steps
 ``run``         :func:`run_comparison`: every step reused when current, made otherwise
-``table``       :func:`collect_table`, :func:`summarise`
+``table``       :func:`collect_table`, :func:`summarise` (mean ± std or 95 % CI),
+                :func:`paired_differences` (each row minus a reference row, seed by seed)
 ==============  ===========================================================================
 
 ``tbe compare`` (:mod:`tbe_lib.compare`) and the book (:mod:`tbe_lib.book`) sit on top.
@@ -63,6 +72,8 @@ from .plan import (
     class_names_for,
     data_source,
     encoder_path,
+    evaluation_config,
+    extra_test_lists,
     finetune_config,
     list_for,
     pretrain_config,
@@ -74,7 +85,7 @@ from .plan import (
 from .profiles import EXPERIMENT_PROFILES, ExperimentProfile, profile_config, rooted
 from .run import bring_up_to_date, ensure_data, retire_if_changed, run_comparison
 from .staleness import Unit, config_changes, differences, file_digest, tree_digest, write_record
-from .table import collect_table, summarise
+from .table import collect_table, mean_ci, paired_differences, summarise, t_quantile
 
 __all__ = [
     "CompareConfig",
@@ -99,6 +110,8 @@ __all__ = [
     "pretrain_config",
     "encoder_path",
     "finetune_config",
+    "evaluation_config",
+    "extra_test_lists",
     "retrieval_config",
     "cam_clips",
     "cam_config",
@@ -119,4 +132,7 @@ __all__ = [
     "config_changes",
     "collect_table",
     "summarise",
+    "mean_ci",
+    "t_quantile",
+    "paired_differences",
 ]

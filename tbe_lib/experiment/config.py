@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 from ..config import OPTIMIZERS
 from ..data.synth.config import PRESETS
+from ..finetune import check_counterfactuals
 from ..methods import ROW_SPECS
 
 __all__ = [
@@ -148,6 +149,28 @@ class CompareConfig:
         "train_unbiased", "split of the supervised ceiling (sup_unbiased); none on real data"
     )
     background_split: str | None = _setting("train_unbiased", "split of the background probe; none on real data")
+    motion_split: str | None = _setting(
+        "train_unbiased",
+        "split the motion probe trains on (a linear probe on frozen features, tested on every test split: "
+        "is the motion decodable at all, whatever the background?); none on real data",
+    )
+    scufo_splits: tuple[str, ...] = _setting(
+        ("test_shift",),
+        "test splits also scored on their SCUFO twins (each video's middle frame repeated: the scene "
+        "without the motion) by the finetuned classifiers and the probes, with the contrastive accuracy "
+        "(right on the video, wrong on its twin); on real data only those among test_splits",
+    )
+    extra_tests: dict[str, str] = _setting(
+        {},
+        "name -> list file of an extra test set scored by the finetuned classifiers and the probes "
+        "(e.g. SCUBA / SCUFO / HAT lists built from the public sets); '{data_dir}' and '{condition}' "
+        "stand for data_dir and the condition",
+    )
+    contrastive_pairs: dict[str, str] = _setting(
+        {},
+        "SCUBA test -> its SCUFO twin (two names of extra_tests), paired row by row: the i-th video of "
+        "one list is the twin of the i-th of the other (same labels); gives their contrastive accuracy",
+    )
     cam_split: str = _setting("test_shift", "split whose videos' activation maps are measured")
     cam_videos: int = _setting(64, "videos of cam_split whose Grad-CAM maps are measured per model")
     # ------------------------------------------------------------------ model and clips
@@ -208,7 +231,9 @@ class CompareConfig:
             if missing:
                 raise ValueError(f"synthetic=False needs data_dirs for every condition; missing {missing}")
             self.rows = tuple(r for r in self.rows if r not in _BENCHMARK_ONLY_ROWS)
-            self.unbiased_split = self.background_split = None
+            self.unbiased_split = self.background_split = self.motion_split = None
+            self.scufo_splits = tuple(s for s in self.scufo_splits if s in self.test_splits)
+        check_counterfactuals("compare", self.test_splits, self.scufo_splits, self.extra_tests, self.contrastive_pairs)
         for cond, src in self.pretrain_from.items():
             if cond not in self.conditions:
                 continue  # e.g. the paper's hmdb51 <- ucf101 when only ucf101 runs

@@ -7,13 +7,15 @@ the stages themselves never see it. Every unit lives under ``out_dir``::
 
     <out_dir>/<condition>/seed<s>/pretrain_<row>/      a pretraining run (a condition listed in
                                                        pretrain_from reads its source's)
-                                  finetune_<row>/      a finetuning run (sup_biased: random's)
+                                  finetune_<row>/      a finetuning run (sup_biased: random's);
+                                                       evaluation.json: its counterfactual tests
                                   retrieval_<row>/     features, probes, Recall@k
                                   actor_mass.json      the activation maps' measure, every row
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -27,7 +29,7 @@ from ..retrieve import RetrievalConfig
 from ..train import LoopConfig
 from .cam import CamClips, CamConfig, load_clips
 from .config import SSL_ROWS, CompareConfig
-from .staleness import RECORD_NAME, identity, retrieval_settings, run_settings
+from .staleness import RECORD_NAME, evaluation_settings, identity, retrieval_settings, run_settings
 
 __all__ = [
     "STAGES",
@@ -41,6 +43,8 @@ __all__ = [
     "pretrain_config",
     "encoder_path",
     "finetune_config",
+    "evaluation_config",
+    "extra_test_lists",
     "retrieval_config",
     "cam_clips",
     "cam_config",
@@ -69,6 +73,14 @@ def list_for(cfg: CompareConfig, condition: str, split: str) -> Path:
 def class_names_for(cfg: CompareConfig, condition: str) -> list[str] | None:
     """Class names of a condition in label order (from its training list), or ``None``."""
     return class_names(list_for(cfg, condition, cfg.train_split))
+
+
+def extra_test_lists(cfg: CompareConfig, condition: str) -> dict[str, Path]:
+    """The list files of ``extra_tests`` for a condition (``{data_dir}`` and ``{condition}`` filled in)."""
+    return {
+        name: Path(template.replace("{data_dir}", str(Path(cfg.data_dir))).replace("{condition}", condition))
+        for name, template in cfg.extra_tests.items()
+    }
 
 
 def seed_dir(cfg: CompareConfig, condition: str, seed: int) -> Path:
@@ -146,6 +158,18 @@ def finetune_config(cfg: CompareConfig, condition: str, seed: int, row: str) -> 
     )
 
 
+def evaluation_config(cfg: CompareConfig, condition: str, seed: int, row: str) -> FinetuneConfig:
+    """The counterfactual tests of one row's finished finetuning run (``scufo_splits``,
+    ``extra_tests``, ``contrastive_pairs``): its :func:`finetune_config` with them, which
+    :func:`tbe_lib.finetune.evaluate_run` scores on the run's ``model.pt`` without training."""
+    return dataclasses.replace(
+        finetune_config(cfg, condition, seed, row),
+        scufo_splits=tuple(cfg.scufo_splits),
+        extra_tests={n: str(p) for n, p in extra_test_lists(cfg, condition).items()},
+        contrastive_pairs=dict(cfg.contrastive_pairs),
+    )
+
+
 def retrieval_config(cfg: CompareConfig, condition: str, seed: int, row: str) -> RetrievalConfig:
     """The retrieval of one row: the pretrained encoder (SSL rows), a random network
     (``random``) or the finetuned classifier (the supervised rows), on the pretraining clips.
@@ -168,7 +192,10 @@ def retrieval_config(cfg: CompareConfig, condition: str, seed: int, row: str) ->
         num_clips=cfg.test_clips,
         seed=seed,
         embedding="tsne" if (condition, seed) == (first, cfg.conditions[first][0]) else None,
-        **same_names(cfg, "backbone background_split frames stride size workers device"),
+        scufo_splits=tuple(cfg.scufo_splits),
+        extra_tests={n: str(p) for n, p in extra_test_lists(cfg, condition).items()},
+        contrastive_pairs=dict(cfg.contrastive_pairs),
+        **same_names(cfg, "backbone background_split motion_split frames stride size workers device"),
     )
 
 
@@ -257,7 +284,25 @@ def _retrieval_step(cfg: CompareConfig, condition: str, seed: int, row: str) -> 
         (out,),
         out / "retrieval.json",
         retrieval_settings(rc),
-        {"checkpoint": rc.checkpoint},
+        {"checkpoint": rc.checkpoint, **{f"extra_test {n}": p for n, p in rc.extra_tests.items()}},
+    )
+
+
+def _evaluation_step(cfg: CompareConfig, condition: str, seed: int, row: str) -> Step:
+    """The counterfactual tests of a finished finetuning run: a unit of its own (settings: the
+    tests and the clips; inputs: the model and the extra lists), so that adding a test scores the
+    saved model again and never retrains it."""
+    ec = evaluation_config(cfg, condition, seed, row)
+    run = Path(ec.run_dir)
+    return Step(
+        "evaluate",
+        f"counterfactual tests {row} condition={condition} seed={seed}",
+        ec,
+        run / "evaluation.unit.json",
+        (run / "evaluation.json",),
+        run / "evaluation.json",
+        evaluation_settings(ec),
+        {"model": str(run / "model.pt"), **{f"extra_test {n}": p for n, p in ec.extra_tests.items()}},
     )
 
 
@@ -280,7 +325,7 @@ def _cam_step(cfg: CompareConfig, condition: str, seed: int) -> Step:
 def steps(cfg: CompareConfig, stages: tuple[str, ...] = STAGES) -> list[Step]:
     """The steps of the given ``stages``, in the order they must run: every pretraining run
     (once, also when several conditions read it), every finetuning run (``sup_biased`` shares
-    ``random``'s), every retrieval, then the activation maps of each condition and seed (on the
+    ``random``'s) and then its counterfactual tests (when there are any), every retrieval, then the activation maps of each condition and seed (on the
     embedded benchmark: they need its actor masks)."""
     unknown = sorted(set(stages) - set(STAGES))
     if unknown:
@@ -296,13 +341,15 @@ def steps(cfg: CompareConfig, stages: tuple[str, ...] = STAGES) -> list[Step]:
                 label = f"pretrain {r} condition={cfg.pretrain_from.get(c, c)} seed={s} ({cfg.pretrain_steps} steps)"
                 out.append(run_step(pc, label))
     if "finetune" in stages:
+        trained = [(c, s, r) for c, s, r in units if not (r == "sup_biased" and "random" in cfg.rows)]
         out += [
             run_step(
                 finetune_config(cfg, c, s, r), f"finetune {r} condition={c} seed={s} ({cfg.finetune_epochs} epochs)"
             )
-            for c, s, r in units
-            if not (r == "sup_biased" and "random" in cfg.rows)
+            for c, s, r in trained
         ]
+        if cfg.scufo_splits or cfg.extra_tests:  # then each run's counterfactual tests
+            out += [_evaluation_step(cfg, c, s, r) for c, s, r in trained]
     if "retrieve" in stages:
         out += [_retrieval_step(cfg, c, s, r) for c, s, r in units]
     if "cam" in stages and cfg.synthetic:

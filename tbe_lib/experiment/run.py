@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ..data.synth import config_for, generate
-from ..finetune import FinetuneConfig, finetune
+from ..finetune import FinetuneConfig, evaluate_run, finetune
 from ..pretrain import PretrainConfig, pretrain
 from ..retrieve import retrieve
 from ..train.rundir import to_jsonable
@@ -35,6 +35,7 @@ def _log(msg: str) -> None:
 _EXECUTE: Mapping[str, Callable[[Any, bool], Any]] = {
     "pretrain": lambda cfg, progress: pretrain(cfg, resume=True),  # an interrupted run continues
     "finetune": lambda cfg, progress: finetune(cfg, resume=True),  # a run killed after training resumes
+    "evaluate": lambda cfg, progress: evaluate_run(cfg),  # a finished run's counterfactual tests
     "retrieve": lambda cfg, progress: retrieve(cfg, progress=progress),
     "cam": lambda cfg, progress: measure_actor_mass(cfg),
 }

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..finetune import EVALUATION_FIELDS
 from ..train.rundir import to_jsonable
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "identity",
     "run_settings",
     "retrieval_settings",
+    "evaluation_settings",
     "read_record",
     "differences",
     "write_record",
@@ -66,6 +68,9 @@ _RUN_NOT_IDENTITY = frozenset(
         "loop.checkpoint_every",
     }
 )
+# A finetuning run's evaluation-only settings (finetune.EVALUATION_FIELDS): they add tests to a
+# finished run (its "evaluate" unit, evaluation_settings) and never make it train again.
+_EVALUATION_ONLY = frozenset(EVALUATION_FIELDS)
 _RUN_PATHS = frozenset({"data.source", "data.root"})
 # The same for a RetrievalConfig: ``checkpoint`` is an input (by content), ``batch_size`` only
 # sets how many clips pass at once.
@@ -151,12 +156,30 @@ def identity(
 
 def _run_ignored(cfg: Any) -> frozenset[str]:
     # a finetuning run (it has epochs) derives its step count from its epochs and the data
-    return _RUN_NOT_IDENTITY | ({"loop.steps"} if hasattr(cfg, "epochs") else set())
+    return _RUN_NOT_IDENTITY | ({"loop.steps"} | _EVALUATION_ONLY if hasattr(cfg, "epochs") else set())
 
 
 def run_settings(cfg: Any) -> dict[str, Any]:
     """The identity settings of a training run (a Pretrain- or FinetuneConfig)."""
     return identity(cfg, ignore=_run_ignored(cfg), paths=_RUN_PATHS)
+
+
+def evaluation_settings(cfg: Any) -> dict[str, Any]:
+    """The identity settings of the counterfactual evaluation of a finished finetuning run (a
+    FinetuneConfig): the clips it cuts and the tests it scores (extra tests' list files by
+    their last two components; their content is an input of the unit, as is the model's)."""
+    flat = identity(cfg, ignore=_RUN_NOT_IDENTITY | {"loop.steps"}, paths=_RUN_PATHS)
+    return {
+        k: _short_path(v) if k.startswith("extra_tests.") else v
+        for k, v in flat.items()
+        if k.split(".")[0] in _EVALUATION_ONLY or k in _EVALUATED_WITH
+    }
+
+
+# What the evaluation of a finished run depends on besides its tests (the model is an input).
+_EVALUATED_WITH = frozenset(
+    {"test_clips", "eval_resize", "data.source", "data.root", "data.frames", "data.stride", "data.size", "data.resize"}
+)
 
 
 def retrieval_settings(cfg: Any) -> dict[str, Any]:
