@@ -61,10 +61,6 @@ def test_a_failed_positive_control_qualifies_every_null_result():
 
 
 def test_the_answers_read_the_background_probe_too():
-    df = pd.concat(
-        [
-            _table({"moco_paper": [80.0, 82.0, 81.0], "be_paper": [70.0, 71.0, 72.5]}, BACKGROUND),
-        ]
-    )
+    df = pd.concat([_table({"moco_paper": [80.0, 82.0, 81.0], "be_paper": [70.0, 71.0, 72.5]}, BACKGROUND)])
     c = compare(df, "static", "be_paper", "moco_paper", BACKGROUND)
     assert c.verdict == "lower" and "background probe" in c.sentence()

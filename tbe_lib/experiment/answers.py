@@ -102,7 +102,11 @@ QUESTIONS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
     ),
     (
         "Does BE, as the paper trains it, remove the background and keep the motion?",
-        (("be_paper", "moco_paper", BACKGROUND), ("be_paper", "moco_paper", MOTION), ("be_paper", "moco_paper", CONTRASTIVE)),
+        (
+            ("be_paper", "moco_paper", BACKGROUND),
+            ("be_paper", "moco_paper", MOTION),
+            ("be_paper", "moco_paper", CONTRASTIVE),
+        ),
     ),
     (
         "Is it BE or the extra negative? (the decomposition)",
@@ -141,7 +145,9 @@ def findings(df: pd.DataFrame, condition: str) -> list[tuple[str, list[str]]]:
         for row, ref, col in items:
             c = compare(df, condition, row, ref, col)
             if c is None:
-                lines.append(f"{ROW_LABELS[row]} vs {ROW_LABELS[ref]} on {_WHAT.get(col, col)}: not measured in this run.")
+                lines.append(
+                    f"{ROW_LABELS[row]} vs {ROW_LABELS[ref]} on {_WHAT.get(col, col)}: not measured in this run."
+                )
             else:
                 lines.append(c.sentence())
         out.append((heading, lines))

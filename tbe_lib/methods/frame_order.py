@@ -46,7 +46,9 @@ class FrameOrder(Method):
     ) -> tuple[Tensor, dict[str, Tensor]]:
         x = views[0]  # (N, 3, T, H, W)
         gen_device = generator.device if generator is not None else torch.device("cpu")
-        labels = torch.randint(2, (x.shape[0],), generator=generator, device=gen_device).to(x.device)  # (N,) 1: shuffled
+        labels = torch.randint(2, (x.shape[0],), generator=generator, device=gen_device).to(
+            x.device
+        )  # (N,) 1: shuffled
         logits = self.classifier(self.encoder.features(shuffle_frames(x, labels.bool(), generator)))  # (N, 2)
         loss = F.cross_entropy(logits.float(), labels)
         with torch.no_grad():
