@@ -19,12 +19,12 @@ def _table(values: dict[str, list[float]], column: str = MOTION) -> pd.DataFrame
 
 
 def test_a_difference_whose_interval_excludes_zero_is_higher_or_lower():
-    df = _table({"random": [20.0, 21.0, 22.0], "frame_order": [30.0, 31.5, 32.0]})
-    c = compare(df, "static", "frame_order", "random", MOTION)
+    df = _table({"random": [20.0, 21.0, 22.0], "pan_direction": [30.0, 31.5, 32.0]})
+    c = compare(df, "static", "pan_direction", "random", MOTION)
     assert c is not None and c.verdict == "higher" and c.n == 3
     assert c.mean == pytest.approx(10.1666, abs=1e-3) and c.low > 0
     assert "is higher than" in c.sentence()
-    assert compare(df, "static", "random", "frame_order", MOTION).verdict == "lower"
+    assert compare(df, "static", "random", "pan_direction", MOTION).verdict == "lower"
 
 
 def test_noise_around_zero_is_no_detectable_difference_with_the_smallest_visible_effect():
@@ -43,19 +43,19 @@ def test_pairing_is_by_seed_not_by_order():
 
 
 def test_one_seed_has_no_interval_and_missing_rows_say_not_measured():
-    df = _table({"random": [20.0], "frame_order": [25.0]})
-    assert compare(df, "static", "frame_order", "random", MOTION).verdict == "one seed"
+    df = _table({"random": [20.0], "pan_direction": [25.0]})
+    assert compare(df, "static", "pan_direction", "random", MOTION).verdict == "one seed"
     assert compare(df, "static", "be_paper", "moco_paper", MOTION) is None
     answers = dict(findings(df, "static"))
     assert any("not measured" in line for lines in answers.values() for line in lines)
 
 
 def test_a_failed_positive_control_qualifies_every_null_result():
-    df = _table({"random": [20.0, 21.0, 22.0], "frame_order": [20.5, 20.0, 22.5]})
+    df = _table({"random": [20.0, 21.0, 22.0], "pan_direction": [20.5, 20.0, 22.5]})
     (heading, lines), *_ = findings(df, "static")
     assert "positive control" in heading
     assert any("nothing here shows that pretraining can learn motion" in line for line in lines)
-    df = _table({"random": [20.0, 21.0, 22.0], "frame_order": [30.0, 31.0, 33.0]})
+    df = _table({"random": [20.0, 21.0, 22.0], "pan_direction": [30.0, 31.0, 33.0]})
     (_, lines), *_ = findings(df, "static")
     assert not any("nothing here shows" in line for line in lines)
 

@@ -1,7 +1,8 @@
 """The benchmark the paper's method can run on (videos longer than a clip, the actor on a torus,
 no fixed frame that gives the class away) and the experiment's controls: ``oracle_swap`` (the
-ground-truth actor on another video's clip), ``frame_order`` (the positive control for motion)
-and ``be_other`` (the decomposition of the paper's recipe)."""
+ground-truth actor on another video's clip), ``pan_direction`` (the positive control for motion),
+``frame_order`` and ``time_reversal`` (controls that did not learn at the cpu budget) and
+``be_other`` (the decomposition of the paper's recipe)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tbe_lib.data.synth.masks import ActorMasks
 from tbe_lib.data.synth.scenes import _scene
 from tbe_lib.methods import MethodConfig
 from tbe_lib.methods.frame_order import shuffle_frames
+from tbe_lib.methods.pan_direction import pan
 from tbe_lib.pretrain import pretrain
 from tbe_lib.train import read_metrics
 
@@ -99,13 +101,26 @@ def test_shuffle_frames_permutes_exactly_the_chosen_clips():
         assert torch.equal(order.sort().values, x[i, 0, :, 0, 0])  # the same frames
 
 
+def test_pan_moves_every_frame_by_its_time_in_the_labels_direction():
+    x = torch.rand(5, 3, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    y = pan(x, torch.arange(5), step=2)  # none, left, right, up, down
+    assert torch.equal(y[0], x[0])
+    for t in range(4):
+        assert torch.equal(y[1, :, t], x[1, :, t].roll(-2 * t, dims=-1))  # left
+        assert torch.equal(y[2, :, t], x[2, :, t].roll(2 * t, dims=-1))  # right
+        assert torch.equal(y[3, :, t], x[3, :, t].roll(-2 * t, dims=-2))  # up
+        assert torch.equal(y[4, :, t], x[4, :, t].roll(2 * t, dims=-2))  # down
+
+
 def test_the_controls_and_the_decomposition_views():
     assert MethodConfig(method="oracle_swap").views == ("anchor", "same_frames", "actor_swap")
     assert MethodConfig(method="be_other").views == ("anchor", "same_frames", "other_video")
     assert MethodConfig(method="frame_order").views == ("anchor",)
+    assert MethodConfig(method="pan_direction").views == ("anchor",)
+    assert MethodConfig(method="time_reversal").views == ("anchor", "same_frames")
 
 
-@pytest.mark.parametrize("method", ["oracle_swap", "frame_order", "be_other"])
+@pytest.mark.parametrize("method", ["oracle_swap", "pan_direction", "frame_order", "time_reversal", "be_other"])
 def test_the_controls_train(tmp_path, smoke_bench, method):
     cfg = make_cfg(tmp_path / method, smoke_bench, method, steps=12, lr=0.03, method_kw={"queue_size": 8})
     res = pretrain(cfg)

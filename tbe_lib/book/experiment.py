@@ -81,18 +81,19 @@ def motion_check_dir(profile: str) -> Path:
 
 
 def motion_check_config(
-    cfg: CompareConfig, *, profile: str, data: str | Path, frames: int, size: int, epochs: int, batch: int
+    cfg: CompareConfig, *, profile: str, data: str | Path, epochs: int, batch: int
 ) -> FinetuneConfig:
     """Chapter 2's check that the motion is learnable: the table's ceiling row (``sup_unbiased``,
-    the benchmark's finetuning recipe: CompareConfig's defaults) on the benchmark at ``data``
-    (whole videos of ``frames`` frames at ``size``), trained for ``epochs`` with ``batch``
-    clips; ``cfg`` gives the machine (workers, device)."""
+    the benchmark's finetuning recipe: CompareConfig's defaults) on the benchmark at ``data``,
+    with the experiment's clips (``cfg``'s frames, stride and size) and machine (workers,
+    device), trained for ``epochs`` with ``batch`` clips."""
     seed = book_profile(profile).seed
     recipe = CompareConfig(
         data_dirs={"static": str(data)},
         conditions={"static": (seed,)},
-        frames=frames,
-        size=size,
+        frames=cfg.frames,
+        stride=cfg.stride,
+        size=cfg.size,
         finetune_epochs=epochs,
         finetune_batch=batch,
         test_clips=1,

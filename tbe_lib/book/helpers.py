@@ -151,7 +151,8 @@ def frame_leak(
     frame index ``t`` in ``frames`` (default: every 4th and the last) of the videos of
     ``list_path``, the accuracy of a logistic regression on
     frame ``t`` alone (decoded by the book's loader, area-resized to ``size`` x ``size``),
-    cross-validated over ``folds`` stratified folds of the split. Returns one row per frame
+    cross-validated over ``folds`` stratified folds of the split (fewer when a class has fewer
+    videos). Returns one row per frame
     index: ``frame``, ``accuracy`` and its 95 % Wilson interval ``low``, ``high`` (over the
     videos). Chance is 1 / classes; a benchmark whose classes are pure motion should stay near it
     at every index."""
@@ -180,6 +181,9 @@ def frame_leak(
         xs.append(small.unflatten(0, (-1, length)).flatten(2).numpy())  # (B, T, 3*size*size)
         ys.append(batch.labels.numpy())
     x, y = np.concatenate(xs), np.concatenate(ys)
+    folds = min(folds, int(np.bincount(y).min()))  # a tiny split (smoke) has 2 videos per class
+    if folds < 2:
+        raise ValueError(f"{list_path}: frame_leak needs at least 2 videos of every class for cross-validation")
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
     rows = []
     for t in indices:

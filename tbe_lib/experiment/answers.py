@@ -98,7 +98,7 @@ def compare(df: pd.DataFrame, condition: str, row: str, reference: str, column: 
 QUESTIONS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
     (
         "Can pretraining learn motion here at all? (the positive control)",
-        (("frame_order", "random", MOTION), ("frame_order", "random", CONTRASTIVE)),
+        (("pan_direction", "random", MOTION), ("pan_direction", "random", CONTRASTIVE)),
     ),
     (
         "Does BE, as the paper trains it, remove the background and keep the motion?",
@@ -151,7 +151,7 @@ def findings(df: pd.DataFrame, condition: str) -> list[tuple[str, list[str]]]:
             else:
                 lines.append(c.sentence())
         out.append((heading, lines))
-    control = compare(df, condition, "frame_order", "random", MOTION)
+    control = compare(df, condition, "pan_direction", "random", MOTION)
     if control is not None and control.verdict != "higher":
         out[0][1].append(
             "**So nothing here shows that pretraining can learn motion at this budget**: the comparisons "

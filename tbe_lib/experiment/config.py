@@ -41,10 +41,10 @@ __all__ = [
 SSL_ROWS: Mapping[str, tuple[str, str, Mapping[str, Any]]] = ROW_SPECS
 #: The rows a comparison runs by default (the book's): random init; MoCo and BE without and with
 #: the paper's extra negatives (the decomposition: BE x {none, other-video, intra-video}); FAME;
-#: the two controls (the ground-truth actor swap, the frame-order positive control); the
+#: the two controls (the ground-truth actor swap, the pan-direction positive control); the
 #: supervised floor and ceiling.
 ROWS = (
-    "random", "moco", "moco_paper", "be", "be_other", "be_paper", "fame", "oracle_swap", "frame_order",
+    "random", "moco", "moco_paper", "be", "be_other", "be_paper", "fame", "oracle_swap", "pan_direction",
     "sup_biased", "sup_unbiased",
 )  # fmt: skip
 _REFERENCE_LABELS = {

@@ -69,7 +69,7 @@ _SMOKE = _profile("smoke", "tiny sizes: the whole book in a few minutes on a CPU
                   finetune_epochs=1, finetune_batch=8, test_clips=1, workers=0, cam_videos=8)
 _CPU = _profile("cpu", "the real results on the embedded benchmark, on a laptop CPU", run_dir="runs/book/cpu",
                 data_dir="data/synth", data_dirs=_BENCHMARK_DIRS, device="cpu",
-                conditions={"static": (0, 1, 2)}, frames=8, stride=2, pretrain_steps=200, finetune_epochs=12,
+                conditions={"static": (0, 1, 2)}, frames=8, stride=2, pretrain_steps=300, finetune_epochs=12,
                 test_clips=1)
 _FULL = _profile("full", "more seeds and longer schedules on the embedded benchmark", run_dir="runs/book/full",
                  data_dir="data/synth", data_dirs=_BENCHMARK_DIRS, conditions={"static": (0, 1, 2, 3, 4), "jitter": (0, 1, 2)},

@@ -15,7 +15,13 @@ method         views (query / key / negative)             loss
 ``be_paper``   ``be`` with its intra-video negative always on (the paper's BE, exactly)
 ``fame``       FAME(anchor): its moving foreground on     InfoNCE as ``moco`` (Ding et al., CVPR 2022)
                another clip's background / same frames
-``arrow_of_time`` anchor played forward or backward       CE(direction): the positive control for motion
+``be_other``   ``be`` with an other-video extra negative   (the decomposition of the paper's recipe)
+``arrow_of_time`` anchor played forward or backward       CE(direction): a control on real data
+``oracle_swap`` ground-truth actor on another video's     InfoNCE as ``moco``: the perfect-mask control
+               clip / same frames                         (embedded benchmark only)
+``pan_direction`` anchor under a synthetic camera pan     CE(direction of the pan): the positive control
+``frame_order`` anchor, frames in order or shuffled       CE(shuffled?)
+``time_reversal`` anchor / same frames / anchor reversed  InfoNCE as ``moco``, the reversal as negative
 =============  =========================================  ==========================================
 
 The training engine (:mod:`tbe_lib.train`) is the same for all of them. See
