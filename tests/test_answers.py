@@ -64,3 +64,14 @@ def test_the_answers_read_the_background_probe_too():
     df = pd.concat([_table({"moco_paper": [80.0, 82.0, 81.0], "be_paper": [70.0, 71.0, 72.5]}, BACKGROUND)])
     c = compare(df, "static", "be_paper", "moco_paper", BACKGROUND)
     assert c.verdict == "lower" and "background probe" in c.sentence()
+
+
+def test_the_difference_table_has_one_text_cell_per_row_and_measure():
+    from tbe_lib.experiment.answers import difference_table
+
+    df = _table({"moco_paper": [20.0, 22.0, 21.0], "be_paper": [21.0, 23.5, 22.0], "fame": [30.0, 31.0, 33.0]})
+    t = difference_table(df, "static", "moco_paper", {MOTION: "motion probe", "missing": "x"})
+    assert list(t.columns) == ["motion probe"] and len(t) == 2
+    assert t.iloc[1, 0].startswith("+10.3 [") and t.iloc[1, 0].endswith("]")
+    one = difference_table(_table({"moco_paper": [20.0], "be_paper": [25.0]}), "static", "moco_paper", {MOTION: "m"})
+    assert one.iloc[0, 0] == "+5.0"

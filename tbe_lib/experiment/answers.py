@@ -20,7 +20,7 @@ import pandas as pd
 from .config import ROW_LABELS
 from .table import paired_differences
 
-__all__ = ["Comparison", "compare", "findings", "QUESTIONS", "MOTION", "BACKGROUND", "CONTRASTIVE"]
+__all__ = ["Comparison", "compare", "findings", "difference_table", "QUESTIONS", "MOTION", "BACKGROUND", "CONTRASTIVE"]
 
 #: The measures the answers read (columns of the table), and how they are named in sentences.
 MOTION = "motion_probe_test_shift"
@@ -152,10 +152,34 @@ def findings(df: pd.DataFrame, condition: str) -> list[tuple[str, list[str]]]:
                 lines.append(c.sentence())
         out.append((heading, lines))
     control = compare(df, condition, "pan_direction", "random", MOTION)
-    if control is not None and control.verdict != "higher":
+    if control is not None and control.verdict == "one seed":
+        out[0][1].append("With one seed there is no interval, so no verdict on the control, nor on anything below.")
+    elif control is not None and control.verdict != "higher":
         out[0][1].append(
             "**So nothing here shows that pretraining can learn motion at this budget**: the comparisons "
             "below cannot tell 'the method does not help' from 'nothing works at this budget'. "
             "Longer pretraining (the full profile) is what would change that."
         )
     return out
+
+
+def difference_table(df: pd.DataFrame, condition: str, reference: str, columns: dict[str, str]) -> pd.DataFrame:
+    """Every row of ``condition`` minus ``reference``, paired by seed, as text cells
+    ``"+1.2 [+0.3, +2.1]"`` (the mean difference and its 95 % interval; the mean alone for one
+    seed): one line per row (its label), one column per measure (``columns``: table column ->
+    its name). Measures not in the table are left out."""
+    cols = [c for c in columns if c in df and df[c].notna().any()]
+    sub = df[df.condition == condition]
+    diffs = paired_differences(sub, reference=reference, columns=cols)
+
+    def cell(r: pd.Series) -> str:
+        if r.n == 0:
+            return "–"
+        if r.n < 2 or math.isnan(r.ci_low):
+            return f"{r['mean']:+.1f}"
+        return f"{r['mean']:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}]"
+
+    diffs = diffs.assign(cell=diffs.apply(cell, axis=1), label=diffs.row.map(ROW_LABELS))
+    table = diffs.pivot(index="label", columns="column", values="cell")
+    order = [ROW_LABELS[r] for r in dict.fromkeys(sub.row) if r != reference]
+    return table.reindex(index=order, columns=cols).rename(columns=columns).rename_axis(index=None, columns=None)
