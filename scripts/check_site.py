@@ -11,6 +11,9 @@ For each HTML page of the site (the book's pages, not Sphinx's genindex/search):
   "Traceback (most recent call last)", no papermill error banner, no unresolved glue key;
 * a chapter executed from a notebook must show at least as many ``<img>`` as its executed
   notebook (``book/<name>.ipynb``) has image outputs (figures not lost in the build);
+* the page must read as a book, not a log: no raw ``{glue`` role text, and at most
+  ``MAX_LOG_LINES`` training log lines (``[pretrain ...] step``, ``[finetune ...] step``: under
+  ``tbe reproduce`` training prints one summary line per run, its log goes to the run folder);
 * a placeholder page (chapter not executed yet) is reported, and is an error only without
   ``--allow-placeholders``;
 * a screenshot ``<out>/<page>.png`` is taken with headless Chromium (Debian package
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -34,6 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SKIP_PAGES = {"genindex.html", "search.html", "py-modindex.html"}
 PLACEHOLDER_TEXT = "has not been executed for this build"
 ERROR_CLASSES = ("output_error", "traceback", "nb-error")
+MAX_LOG_LINES = 10  # training log lines a page may show (summary lines are not log lines)
+LOG_LINE = re.compile(r"\[(?:pretrain|finetune)[^\]]*\] step \d+/\d+")
 ERROR_TEXTS = (
     "Traceback (most recent call last)",
     "An Exception was encountered at",  # papermill's error banner
@@ -95,6 +101,11 @@ def check_page(page: Path, html_root: Path, book_dir: Path) -> tuple[list[str], 
     for marker in ("glue key", "not found in glue", "Could not find key"):
         if marker in text:
             problems.append(f"unresolved glue ({marker!r})")
+    if "{glue" in text:
+        problems.append("raw '{glue' role text on the page")
+    log_lines = len(LOG_LINE.findall(text))
+    if log_lines > MAX_LOG_LINES:
+        problems.append(f"{log_lines} training log lines on the page (at most {MAX_LOG_LINES}): a log dump")
     placeholder = PLACEHOLDER_TEXT in text
     rel = page.relative_to(html_root)
     nb = book_dir / rel.with_suffix(".ipynb").name if rel.parts[0] == book_dir.name else None

@@ -112,7 +112,9 @@ def plot_embedding(
         ax: draw into this Axes instead of a new figure.
         point_size: marker area.
         annotate: write each category's name at the median of its points (as the paper's
-            t-SNE figure did).
+            t-SNE figure did), for the categories that form a cluster: whose points lie, on
+            median, at less than half the typical distance of all points from their median
+            (names of unclustered categories would pile up in the middle; the legend has them).
         legend: draw a legend (default: when there are at most 20 categories).
     """
     import matplotlib.pyplot as plt
@@ -138,11 +140,13 @@ def plot_embedding(
         fig, ax = plt.subplots(figsize=(6, 6))
     else:
         fig = ax.figure
+    spread = np.median(np.linalg.norm(pts - np.median(pts, axis=0), axis=1))
     for c, colour in zip(cats, colours):
         m = lab == c
         ax.scatter(pts[m, 0], pts[m, 1], s=point_size, color=colour, label=name(c), linewidths=0, alpha=0.85)
-        if annotate:
-            mx, my = np.median(pts[m], axis=0)
+        centre = np.median(pts[m], axis=0)
+        if annotate and np.median(np.linalg.norm(pts[m] - centre, axis=1)) < 0.5 * spread:
+            mx, my = centre
             ax.text(
                 mx,
                 my,

@@ -88,7 +88,8 @@ def load_clips(c: CamClips) -> tuple[Tensor, Tensor, Tensor | None]:
 def measure_actor_mass(cc: CamConfig) -> Path:
     """Grad-CAM (predicted class) of every model on the clips; writes ``cc.out`` with, per row,
     the mean actor mass, the actor's area share, their ratio (1: no preference for the actor),
-    the accuracy on these videos and the model's digest."""
+    the number of videos they average over (a map that is all zero has no actor mass), the
+    accuracy on these videos and the model's digest."""
     clips, labels, masks = load_clips(cc.clips)
     if masks is None:
         raise ValueError("the actor mass needs actor masks: CamClips(masks=True), on the embedded benchmark")
@@ -104,6 +105,8 @@ def measure_actor_mass(cc: CamConfig) -> Path:
             "actor_area": float(area.nanmean()),
             "actor_mass_ratio": float((mass / area).nanmean()),
             "pred_acc": float((res.classes.cpu() == labels).float().mean() * 100),
+            # videos whose map is all zero have no actor mass: left out of the means, counted here
+            "n_measured": int(torch.isfinite(mass / area).sum()),
             "model_sha256": file_digest(path),
         }
     out = Path(cc.out)
