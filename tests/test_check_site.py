@@ -13,7 +13,7 @@ _spec.loader.exec_module(check_site)
 
 def _page(tmp_path: Path, body: str) -> tuple[list[str], bool]:
     html = tmp_path / "site"
-    (html / "book").mkdir(parents=True)
+    (html / "book").mkdir(parents=True, exist_ok=True)
     page = html / "book" / "ch.html"
     page.write_text(f"<html><body><article>{body}</article></body></html>")
     return check_site.check_page(page, html, tmp_path / "book")
