@@ -7,7 +7,8 @@
   :func:`clip_tensor`, :func:`render_clips` (benchmark videos rendered in memory with their
   actor masks), :func:`single_frame_matrix` (one decoded frame per video, for linear probes),
   :func:`frame_leak` (how well one frame at a fixed index predicts the class);
-* numbers: :func:`glue` (myst-nb ``glue`` that also works outside a book build),
+* numbers: :func:`glue` (keeps a value for the prose, and myst-nb's ``glue``), :func:`say`
+  (a sentence with the glued numbers, the same in JupyterLab and on the site),
   :func:`median_ms` (a small timing with medians), :func:`be_region_change` (how much BE
   changes background vs actor pixels), :func:`be_change_levels` (the same without masks, for
   real videos), :func:`denormalize` (augmented views for display).
@@ -40,6 +41,8 @@ __all__ = [
     "single_frame_matrix",
     "frame_leak",
     "glue",
+    "say",
+    "GLUED",
     "median_ms",
     "be_region_change",
     "be_change_levels",
@@ -203,18 +206,36 @@ def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
     return float(centre - half), float(centre + half)
 
 
+#: Every value :func:`glue` was given in this kernel, by name (what :func:`say` formats with).
+GLUED: dict[str, Any] = {}
+
+
 def glue(name: str, value: Any, *, display: bool = False) -> None:
-    """``myst_nb.glue(name, value, display=display)``: the book's prose shows it with
-    ``{glue:text}`name:.2f```. Also prints ``name = value``, so a reader in JupyterLab sees
-    it. Without myst-nb installed it only prints."""
+    """Keep ``value`` under ``name`` for the prose: :func:`say` writes it into a sentence, in
+    JupyterLab and on the site alike; also ``myst_nb.glue(name, value, display=display)`` (when
+    myst-nb is installed), for the pages that cite it with a glue role."""
     if isinstance(value, (np.floating, np.integer)):
         value = value.item()
-    print(f"{name} = {value}")
+    GLUED[name] = value
     try:
         from myst_nb import glue as _glue
     except ImportError:  # pragma: no cover - myst-nb ships with jupyter-book
         return
     _glue(name, value, display=display)
+
+
+def say(template: str) -> None:
+    """Show ``template`` as Markdown with the glued values filled in: ``{name}`` or
+    ``{name:.2f}`` (``str.format`` fields naming :func:`glue`'d values). The notebook and the
+    page then read the same sentence, numbers included (a ``{glue:text}`` role only fills in
+    on the built site). An unknown name is a ``KeyError`` naming it."""
+    from IPython.display import Markdown, display
+
+    try:
+        text = template.format_map(GLUED)
+    except KeyError as e:
+        raise KeyError(f"say(): {e.args[0]!r} was never glued; glue(name, value) it first") from None
+    display(Markdown(text))
 
 
 def be_region_change(clips: Tensor, mixed: Tensor, masks: Tensor, *, margin: int = 0) -> dict[str, Tensor]:
