@@ -52,7 +52,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
                 Path(args.root) / args.out if not Path(args.out).is_absolute() else args.out,
                 strict=args.strict,
             )
-            return 0
+            return _check(args) if args.check or args.write_reference else 0
         reproduce(
             args.profile,
             only=args.only,
