@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Literal, Mapping
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "METHODS",
     "ROW_SPECS",
     "build_method",
+    "classification_loss",
 ]
 
 
@@ -143,6 +145,17 @@ class Method(nn.Module):
     def backbone_state(self) -> dict[str, Tensor]:
         """State dict of the encoder to transfer to finetuning (backbone + head)."""
         return self.encoder.state_dict()
+
+
+def classification_loss(logits: Tensor, labels: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    """Cross-entropy of a pretext classifier's ``logits`` (N, classes) against ``labels`` (N,),
+    with the metrics every method logs: ``acc`` (right answers) and ``p_pos`` (the probability
+    given to the right answer), as 0-dim tensors."""
+    loss = F.cross_entropy(logits.float(), labels)
+    with torch.no_grad():
+        acc = (logits.argmax(1) == labels).float().mean()
+        p_pos = logits.float().softmax(1).gather(1, labels[:, None]).mean()
+    return loss, {"p_pos": p_pos, "acc": acc}
 
 
 def build_method(backbone: str, cfg: MethodConfig, **backbone_kw: Any) -> Method:

@@ -9,10 +9,9 @@ random permutation of their frames (never the identity); no BE term.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import Method, MethodConfig, register_method
+from .base import Method, MethodConfig, classification_loss, register_method
 
 __all__ = ["FrameOrder", "shuffle_frames"]
 
@@ -50,8 +49,4 @@ class FrameOrder(Method):
             x.device
         )  # (N,) 1: shuffled
         logits = self.classifier(self.encoder.features(shuffle_frames(x, labels.bool(), generator)))  # (N, 2)
-        loss = F.cross_entropy(logits.float(), labels)
-        with torch.no_grad():
-            acc = (logits.argmax(1) == labels).float().mean()
-            p_pos = logits.float().softmax(1).gather(1, labels[:, None]).mean()
-        return loss, {"p_pos": p_pos, "acc": acc}
+        return classification_loss(logits, labels)

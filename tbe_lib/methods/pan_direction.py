@@ -11,10 +11,9 @@ nothing could. Not from the BE paper (a control of ours); no BE term.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import Method, MethodConfig, register_method
+from .base import Method, MethodConfig, classification_loss, register_method
 
 __all__ = ["PanDirection", "pan"]
 
@@ -52,8 +51,4 @@ class PanDirection(Method):
         gen_device = generator.device if generator is not None else torch.device("cpu")
         labels = torch.randint(len(_DIRECTIONS), (x.shape[0],), generator=generator, device=gen_device).to(x.device)
         logits = self.classifier(self.encoder.features(pan(x, labels)))  # (N, 5)
-        loss = F.cross_entropy(logits.float(), labels)
-        with torch.no_grad():
-            acc = (logits.argmax(1) == labels).float().mean()
-            p_pos = logits.float().softmax(1).gather(1, labels[:, None]).mean()
-        return loss, {"p_pos": p_pos, "acc": acc}
+        return classification_loss(logits, labels)
