@@ -8,7 +8,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["to_display", "frame_strip", "be_figure"]
+__all__ = ["to_display", "frame_strip", "be_figure", "PAGE_WIDTH_IN", "LABEL_PT"]
+
+#: Width of the book's text column in inches at matplotlib's 100 dpi (784 px): a figure no wider
+#: than this is shown at its own size, so its fonts keep their point size on the page.
+PAGE_WIDTH_IN = 7.8
+#: Font size of labels and titles in the book's figures (points, at the size shown).
+LABEL_PT = 9
 
 
 def to_display(clip: Tensor) -> np.ndarray:
@@ -29,12 +35,17 @@ def frame_strip(
     cmap: str | None = None,
     title: str | None = None,
 ):
-    """One row of frames per clip. ``rows``: clips (C, T, H, W); returns a matplotlib Figure."""
+    """One row of frames per clip. ``rows``: clips (C, T, H, W); returns a matplotlib Figure at
+    most :data:`PAGE_WIDTH_IN` wide (a column of 1.3 in per frame, narrower when there are many),
+    with its labels at :data:`LABEL_PT`, so that it is legible at the size the book shows it."""
     import matplotlib.pyplot as plt
 
     T = rows[0].shape[1]
     frames = list(range(T)) if frames is None else list(frames)
-    fig, axes = plt.subplots(len(rows), len(frames), figsize=(1.3 * len(frames), 1.4 * len(rows)), squeeze=False)
+    cell = min(1.3, (PAGE_WIDTH_IN - 1.2) / len(frames))  # 1.2 in for the row labels
+    fig, axes = plt.subplots(
+        len(rows), len(frames), figsize=(cell * len(frames) + 1.2, (cell + 0.25) * len(rows) + 0.4), squeeze=False
+    )
     for r, (clip, label) in enumerate(zip(rows, labels)):
         img = to_display(clip)
         for c, t in enumerate(frames):
@@ -43,11 +54,11 @@ def frame_strip(
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
-                ax.set_title(f"t={t}", fontsize=8)
+                ax.set_title(f"t={t}", fontsize=LABEL_PT)
             if c == 0:
-                ax.set_ylabel(label, fontsize=8)
+                ax.set_ylabel(label, fontsize=LABEL_PT)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=LABEL_PT + 1)
     fig.tight_layout()
     return fig
 

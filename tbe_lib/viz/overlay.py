@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .frames import frame_strip, to_display
+from .frames import LABEL_PT, frame_strip, to_display
 
 __all__ = ["colorize", "overlay", "cam_strip", "panel_frames", "write_animation"]
 
@@ -77,6 +77,8 @@ def cam_strip(
     """A frame-strip figure: the clip in the first row, then one overlay row per entry of
     ``maps`` (e.g. ``{"Random": m0, "MoCo": m1, "BE": m2}``, each (T, H, W); the keys label
     the rows, so they may carry a class or a score). Returns a matplotlib Figure."""
+    import matplotlib as mpl
+
     rows = [clip]
     for name, cam in maps.items():
         ov = overlay(clip, cam, alpha=alpha, cmap=cmap)  # (T, H, W, 3)
@@ -86,6 +88,12 @@ def cam_strip(
     for ax in fig.axes[::n_cols]:  # horizontal row labels: they may be several lines long
         ax.yaxis.label.set(rotation=0, ha="right", va="center")
     fig.tight_layout()
+    # the overlays' colour scale: what a colour of the map means
+    bar = fig.colorbar(
+        mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(0, 1), cmap=cmap), ax=fig.axes[n_cols:], fraction=0.02, pad=0.01
+    )
+    bar.set_label("activation (per clip, 1 = its maximum)", fontsize=LABEL_PT)
+    bar.ax.tick_params(labelsize=LABEL_PT - 1)
     return fig
 
 
