@@ -129,7 +129,7 @@ def test_paper_profile_runs_on_fake_ucf101_and_hmdb51(tmp_path: Path, smoke_benc
     out = proj / "runs" / "book" / "paper" / "compare"
     table = pd.read_csv(out / "table.csv")
     assert set(table.condition) == {"ucf101", "hmdb51"}
-    assert set(table.row) == {"random", "moco", "be", "be_inter"}
+    assert set(table.row) == {"random", "moco_paper", "be_paper", "fame"}  # the paper's table and its successor
     for col in ("finetune_test", "probe_test", "R@1_test"):
         assert table[col].map(lambda v: isinstance(v, float) and math.isfinite(v) and 0 <= v <= 100).all(), col
     assert "background_probe" not in table and "actor_mass_ratio" not in table

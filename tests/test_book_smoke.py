@@ -15,6 +15,7 @@ import pytest
 
 from tbe_lib.book import add_cli
 from tbe_lib.book.registry import STAGES
+from tbe_lib.experiment import ROWS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,7 +48,7 @@ def test_smoke_book_end_to_end(tmp_path: Path) -> None:
 
     # The results table holds numbers for every model of the comparison.
     table = pd.read_csv(root / "runs" / "book" / "smoke" / "compare" / "table.csv")
-    assert set(table.row) == {"random", "moco", "be", "be_inter", "sup_biased", "sup_unbiased"}
+    assert set(table.row) == set(ROWS)
     for col in ("finetune_test_shift", "probe_test_shift", "background_probe", "R@1_test_shift", "actor_mass_ratio"):
         assert table[col].map(lambda v: isinstance(v, float) and math.isfinite(v)).all(), col
     # Parameters reach the code: the profile's settings are in the runs' configs.

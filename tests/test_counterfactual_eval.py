@@ -80,8 +80,11 @@ def test_motion_probe_and_scufo_twins_in_retrieval_json(tmp_path, smoke_bench):
     feats = {p.name.split("-")[0]: FeatureSet.load(p) for p in (tmp_path / "ret" / "features").glob("*.pt")}
     assert set(feats) == {"train", "test_same", "test_shift", "train_unbiased", "scufo_test_shift"}
     g, q, m = feats["train"], feats["test_shift"], feats["train_unbiased"]
-    assert r["linear_probe"]["test_shift"] == linear_probe(g.feats, g.labels, q.feats, q.labels, seed=0).accuracy
-    assert r["motion_probe"]["accuracy"]["test_shift"] == linear_probe(m.feats, m.labels, q.feats, q.labels).accuracy
+    C = list(cfg.probe_c)  # the L2 strength each probe chooses on held-out data
+    assert r["linear_probe"]["test_shift"] == linear_probe(g.feats, g.labels, q.feats, q.labels, C=C, seed=0).accuracy
+    assert (
+        r["motion_probe"]["accuracy"]["test_shift"] == linear_probe(m.feats, m.labels, q.feats, q.labels, C=C).accuracy
+    )
     assert not torch.equal(feats["scufo_test_shift"].feats, q.feats)  # the twins are other clips
     with pytest.raises(ValueError, match="scufo_splits \\['test'\\] are not test splits"):
         RetrievalConfig(scufo_splits=("test",))
