@@ -318,14 +318,13 @@ def evaluate_counterfactuals(
 def evaluate_run(cfg: FinetuneConfig) -> dict[str, Any]:
     """The counterfactual tests of ``cfg`` on the finished run's ``RUN/model.pt``, without
     training: writes and returns ``RUN/evaluation.json`` (``{"results": ..., "contrastive": ...}``,
-    keys as in ``results.json``)."""
+    keys as in ``results.json``). Evaluation clips are fixed (uniform, centre): nothing to seed."""
     from .models import model_from_checkpoint
-    from .utils import resolve_device, seed_everything
+    from .utils import resolve_device
 
     run = Path(cfg.run_dir)
     if not (run / "model.pt").is_file():
         raise FileNotFoundError(f"{run / 'model.pt'} does not exist: finetune the run first")
-    seed_everything(cfg.loop.seed)
     device = resolve_device(cfg.device)
     model = Classifier(model_from_checkpoint(run / "model.pt")).to(device)
     class_names = _class_names(resolve_list(cfg.data.source, cfg.data.split))

@@ -244,7 +244,7 @@ def test_a_training_step_runs_from_jpeg_frame_folders_too(tmp_path, smoke_bench)
         progress=False,
     )
     vl = read_list(res.list_path)
-    assert vl.format == "frames" and len(vl) == 16 and all(r.num_frames == 16 for r in vl.records)
+    assert vl.format == "frames" and len(vl) == 16 and all(r.num_frames == 32 for r in vl.records)
     out = pretrain(make_cfg(tmp_path / "pt", res.list_path, "be", steps=2))
     assert out.step == 2 and (out.run_dir / "encoder.pt").exists()
     ft = finetune(
