@@ -136,7 +136,7 @@ def test_paper_profile_runs_on_fake_ucf101_and_hmdb51(tmp_path: Path, smoke_benc
 
     # The paper's settings reached the runs: I3D, 16 frames with stride 4 at 224 after a 256 resize
     # for pretraining, and the --set values.
-    pre = json.loads((out / "ucf101" / "seed0" / "pretrain_be" / "config.json").read_text())
+    pre = json.loads((out / "ucf101" / "seed0" / "pretrain_be_paper" / "config.json").read_text())
     assert pre["backbone"] == "i3d" and pre["batch_size"] == 2 and pre["loop"]["steps"] == 2
     assert (pre["data"]["frames"], pre["data"]["stride"], pre["data"]["size"], pre["data"]["resize"]) == (
         16,
@@ -147,8 +147,8 @@ def test_paper_profile_runs_on_fake_ucf101_and_hmdb51(tmp_path: Path, smoke_benc
     assert pre["method"]["queue_size"] == 8 and pre["optim"]["lr"] == paper.pretrain_lr
     assert pre["data"]["source"].endswith("ucf101/ucf101_video_{split}_split1.txt") and pre["data"]["split"] == "train"
     # HMDB51 finetunes the encoders pretrained on UCF101 (as the paper does) and pretrains nothing itself.
-    ft = json.loads((out / "hmdb51" / "seed0" / "finetune_be" / "config.json").read_text())
-    assert ft["init"] == str(out / "ucf101" / "seed0" / "pretrain_be" / "encoder.pt")
+    ft = json.loads((out / "hmdb51" / "seed0" / "finetune_be_paper" / "config.json").read_text())
+    assert ft["init"] == str(out / "ucf101" / "seed0" / "pretrain_be_paper" / "encoder.pt")
     assert (ft["data"]["stride"], ft["data"]["size"], ft["eval_resize"]) == (1, 224, 256)
     assert ft["optim"]["lr"] == paper.finetune_lr and ft["test_splits"] == ["test"]
     assert not list((out / "hmdb51").rglob("pretrain_*"))

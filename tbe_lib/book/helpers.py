@@ -245,13 +245,15 @@ def be_region_change(clips: Tensor, mixed: Tensor, masks: Tensor, *, margin: int
     *background* of a clip is the pixels the actor never covers in any frame (so a static
     copy of the actor, mixed in from frame k, does not count as background change), after
     growing the masks by ``margin`` pixels (the benchmark's masks mark alpha >= 0.5; the
-    digit's soft edge reaches about 3 pixels further).
+    digit's soft edge reaches about 3 pixels further), across the frame's edges: the
+    benchmark's actor moves on a torus, so its edge may be on the opposite side.
     Returns (N,) tensors in pixel-value units of the input: ``bg_max`` and ``bg_mean`` (max
     and mean of ``|x~ - x|`` over background pixels, all channels), ``actor_mean`` (mean over
     the actor's pixels of each frame) and ``bg_share`` (fraction of pixels that are background)."""
     if margin > 0:
         n, t, h, w = masks.shape
-        grown = torch.nn.functional.max_pool2d(masks.float().view(n * t, 1, h, w), 2 * margin + 1, 1, margin)
+        wrapped = torch.nn.functional.pad(masks.float().view(n * t, 1, h, w), (margin,) * 4, mode="circular")
+        grown = torch.nn.functional.max_pool2d(wrapped, 2 * margin + 1, 1)
         masks = grown.view(n, t, h, w).bool()
     diff = (mixed - clips).abs().amax(1)  # (N, T, H, W): largest channel change per pixel
     bg = ~masks.any(1, keepdim=True).expand_as(masks)  # (N, T, H, W)
