@@ -153,5 +153,5 @@ def test_paper_profile_runs_on_fake_ucf101_and_hmdb51(tmp_path: Path, smoke_benc
     assert ft["optim"]["lr"] == paper.finetune_lr and ft["test_splits"] == ["test"]
     assert not list((out / "hmdb51").rglob("pretrain_*"))
     # The per-class report names UCF101's classes from the lists' classes.txt.
-    per_class = pd.read_csv(out / "ucf101" / "seed0" / "finetune_be" / "eval" / "test" / "per_class.csv")
+    per_class = pd.read_csv(out / "ucf101" / "seed0" / "finetune_be_paper" / "eval" / "test" / "per_class.csv")
     assert list(per_class["name"]) == ["ApplyEyeMakeup", "Archery", "Basketball"]
