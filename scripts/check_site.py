@@ -3,6 +3,7 @@
 
     .venv/bin/python scripts/check_site.py [--html book/_build/html] [--out book/_build/screenshots]
                                            [--chromium PATH] [--no-screenshots] [--allow-placeholders]
+                                           [--widths 1024 1400]
 
 For each HTML page of the site (the book's pages, not Sphinx's genindex/search):
 
@@ -16,8 +17,12 @@ For each HTML page of the site (the book's pages, not Sphinx's genindex/search):
   ``tbe reproduce`` training prints one summary line per run, its log goes to the run folder);
 * a placeholder page (chapter not executed yet) is reported, and is an error only without
   ``--allow-placeholders``;
-* a screenshot ``<out>/<page>.png`` is taken with headless Chromium (Debian package
-  ``chromium``; the screenshots are skipped with a message when it is absent).
+* where Chromium exists (Debian package ``chromium``; without it these checks are skipped
+  with a message), the page is opened in headless Chromium (Playwright) at each of ``--widths``
+  and must show no table cut off (wider than the box showing it), no figure whose smallest
+  text is shown under 9 pt (each image records its smallest text's size in pixels,
+  :mod:`tbe_lib.viz.style`; the browser's shrink factor is measured), and must not scroll
+  sideways; a full-page screenshot ``<out>/<width>/<page>.jpg`` is kept.
 
 Exit status 0 when every page passes, 1 otherwise (each problem is printed with its page).
 """
@@ -28,16 +33,19 @@ import argparse
 import json
 import re
 import shutil
-import subprocess
 import sys
-import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout without the package installed
+
+from tbe_lib.viz.style import LABEL_PT, PAGE_WIDTH_IN, read_text_px  # noqa: E402
+
 SKIP_PAGES = {"genindex.html", "search.html", "py-modindex.html"}
 PLACEHOLDER_TEXT = "has not been executed for this build"
 ERROR_CLASSES = ("output_error", "traceback", "nb-error")
+WIDTHS = (1024, 1400)  # px: a laptop window and a wide one
 MAX_LOG_LINES = 10  # training log lines a page may show (summary lines are not log lines)
 LOG_LINE = re.compile(r"\[(?:pretrain|finetune)[^\]]*\] step \d+/\d+")
 ERROR_TEXTS = (
@@ -129,15 +137,70 @@ def find_chromium(explicit: str | None) -> str | None:
     return None
 
 
-def screenshot(
-    chromium: str, page: Path, png: Path, *, width: int = 1280, height: int = 2000, timeout: float = 90.0
-) -> str | None:
-    """Screenshot ``page`` into ``png``; returns an error message or None."""
-    png.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="tbe-chromium-") as profile:
-        cmd = [
-            chromium,
-            "--headless",
+# What a reader's browser shows, measured in the page: the article's width, each table's width
+# against the width it is shown in (its scrolling box or the article), each figure's natural and
+# shown width, and whether the page scrolls sideways.
+_LAYOUT_JS = """() => {
+  const main = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+  if (!main) return null;  // nothing to lay out (a redirecting page)
+  const box = main.getBoundingClientRect();
+  const tables = [...main.querySelectorAll('table')].map(t => {
+    let c = t.parentElement;
+    while (c && c !== main && getComputedStyle(c).overflowX === 'visible') c = c.parentElement;
+    const shown = Math.min(c ? c.clientWidth : box.width, box.width);
+    const head = [...t.querySelectorAll('th')].map(h => h.innerText.trim()).filter(x => x).slice(0, 4).join(' | ');
+    return {width: t.scrollWidth, shown: shown, head: head};
+  });
+  const images = [...main.querySelectorAll('img')].filter(im => !im.src.includes('/_static/')).map(im => (
+    {src: im.getAttribute('src'), natural: im.naturalWidth, shown: im.getBoundingClientRect().width}));
+  return {article: box.width, tables: tables, images: images,
+          sideways: document.documentElement.scrollWidth > window.innerWidth + 1};
+}"""
+
+#: The smallest text a figure may show, in CSS px: LABEL_PT points at the page's 96 px per inch.
+MIN_SHOWN_TEXT_PX = LABEL_PT * 96 / 72
+
+
+def layout_problems(layout: dict, page: Path, width: int) -> list[str]:
+    """What a reader at ``width`` px trips on, from the page's measured ``layout``: tables
+    cut off (wider than the box that shows them), figures whose smallest text is shown under
+    :data:`MIN_SHOWN_TEXT_PX` (the size each image records, times the browser's shrink), and
+    pages that scroll sideways."""
+    problems = []
+    for t in layout["tables"]:
+        if t["width"] > t["shown"] + 1:
+            problems.append(
+                f"at {width} px: table [{t['head'][:60]}] is {t['width']} px wide, cut off at {t['shown']:.0f} px"
+            )
+    for im in layout["images"]:
+        src = im["src"].split("#")[0]
+        if not im["natural"]:
+            problems.append(f"at {width} px: image {src} did not load")
+            continue
+        recorded = read_text_px(page.parent / src)
+        if recorded == "unrecorded":
+            problems.append(f"image {src} records no text size (not drawn with tbe_lib.viz.style)")
+        elif recorded is not None:
+            shown = recorded * im["shown"] / im["natural"]
+            if shown < MIN_SHOWN_TEXT_PX - 0.01:
+                problems.append(
+                    f"at {width} px: image {src} shows its smallest text at {shown:.1f} px "
+                    f"(< {MIN_SHOWN_TEXT_PX:.0f} px = {LABEL_PT} pt): drawn {im['natural']} px wide, shown "
+                    f"{im['shown']:.0f} px; draw it at most {PAGE_WIDTH_IN} in wide, its text at {LABEL_PT} pt or more"
+                )
+    if layout["sideways"]:
+        problems.append(f"at {width} px: the page scrolls sideways")
+    return list(dict.fromkeys(problems))
+
+
+def open_browser(chromium: str):
+    """Playwright's sync API and a headless Chromium (``chromium``): returns (playwright, browser)."""
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    browser = pw.chromium.launch(
+        executable_path=chromium,
+        args=[
             "--no-sandbox",
             "--disable-gpu",
             "--disable-quic",
@@ -146,21 +209,31 @@ def screenshot(
             "--disable-component-update",
             "--disable-sync",
             "--disable-dev-shm-usage",
-            "--hide-scrollbars",
-            f"--user-data-dir={profile}",
-            f"--screenshot={png}",
-            f"--window-size={width},{height}",
-            "--virtual-time-budget=5000",
-            page.resolve().as_uri(),
-        ]
+        ],
+    )
+    return pw, browser
+
+
+def browse_page(browser, page: Path, widths: tuple[int, ...], shots: Path | None) -> tuple[list[str], list[Path]]:
+    """Open ``page`` at each of ``widths``: layout problems, and the screenshots taken (one
+    full-page JPEG per width under ``shots``/<width>/, when ``shots``)."""
+    problems: list[str] = []
+    taken: list[Path] = []
+    for width in widths:
+        tab = browser.new_page(viewport={"width": width, "height": 1000})
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return f"chromium timed out after {timeout:.0f} s"
-    if proc.returncode != 0 or not png.is_file() or png.stat().st_size == 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        return f"chromium exit {proc.returncode}: {' | '.join(tail)}"
-    return None
+            tab.goto(page.resolve().as_uri(), wait_until="load")
+            layout = tab.evaluate(_LAYOUT_JS)
+            if layout is not None:
+                problems += layout_problems(layout, page, width)
+            if shots is not None:
+                shot = shots / str(width) / page.with_suffix(".jpg").name
+                shot.parent.mkdir(parents=True, exist_ok=True)
+                tab.screenshot(path=str(shot), full_page=True, type="jpeg", quality=60)
+                taken.append(shot)
+        finally:
+            tab.close()
+    return list(dict.fromkeys(problems)), taken
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,10 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--out", type=Path, default=None, help="screenshots folder (default: <html>/../screenshots)")
     ap.add_argument("--chromium", default=None, help="chromium executable (default: found on PATH)")
-    ap.add_argument("--no-screenshots", action="store_true", help="only check the HTML")
+    ap.add_argument("--no-screenshots", action="store_true", help="only check the HTML (no browser)")
     ap.add_argument("--allow-placeholders", action="store_true", help="chapters not executed yet are not an error")
-    ap.add_argument("--width", type=int, default=1280)
-    ap.add_argument("--height", type=int, default=2000)
+    ap.add_argument(
+        "--widths", type=int, nargs="+", default=list(WIDTHS), help="window widths, px (default: %(default)s)"
+    )
     args = ap.parse_args(argv)
 
     html_root = args.html.resolve()
@@ -194,34 +268,35 @@ def main(argv: list[str] | None = None) -> int:
     chromium = None if args.no_screenshots else find_chromium(args.chromium)
     if not args.no_screenshots and chromium is None:
         print(
-            "check_site: chromium not found (Debian/Ubuntu: apt-get install -y chromium): screenshots skipped, "
-            "HTML checks only"
+            "check_site: chromium not found (Debian/Ubuntu: apt-get install -y chromium): the pages are not opened "
+            "in a browser (no layout checks, no screenshots), HTML checks only"
         )
+    pw, browser = open_browser(chromium) if chromium else (None, None)
     failures, placeholders = 0, []
-    for page in pages:
-        rel = page.relative_to(html_root)
-        problems, placeholder = check_page(page, html_root, args.book.resolve())
-        if placeholder:
-            placeholders.append(str(rel))
-            if not args.allow_placeholders:
-                problems.append("placeholder page: the chapter was not executed")
-        shot = ""
-        if chromium is not None:
-            png = out / rel.with_suffix(".png")
-            err = screenshot(chromium, page, png, width=args.width, height=args.height)
-            if err:
-                problems.append(f"screenshot failed: {err}")
-            else:
-                shot = f" -> {png.relative_to(ROOT) if png.is_relative_to(ROOT) else png}"
-        status = "FAIL" if problems else ("placeholder" if placeholder else "ok")
-        print(f"[check_site] {status:11s} {rel}{shot}")
-        for pr in problems:
-            print(f"              - {pr}")
-        failures += bool(problems)
+    try:
+        for page in pages:
+            rel = page.relative_to(html_root)
+            problems, placeholder = check_page(page, html_root, args.book.resolve())
+            if placeholder:
+                placeholders.append(str(rel))
+                if not args.allow_placeholders:
+                    problems.append("placeholder page: the chapter was not executed")
+            if browser is not None and not placeholder:
+                more, _ = browse_page(browser, page, tuple(args.widths), out)
+                problems += more
+            status = "FAIL" if problems else ("placeholder" if placeholder else "ok")
+            print(f"[check_site] {status:11s} {rel}")
+            for pr in problems:
+                print(f"              - {pr}")
+            failures += bool(problems)
+    finally:
+        if browser is not None:
+            browser.close()
+            pw.stop()
     print(
         f"[check_site] {len(pages)} pages, {failures} with problems"
         + (f", {len(placeholders)} placeholder(s)" if placeholders else "")
-        + (f"; screenshots in {out}" if chromium else "")
+        + (f"; opened at {', '.join(map(str, args.widths))} px, screenshots in {out}" if browser else "")
     )
     return 1 if failures else 0
 

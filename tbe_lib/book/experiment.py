@@ -27,6 +27,7 @@ from ..experiment import (
 )
 from ..finetune import FinetuneConfig
 from ..train import read_metrics
+from ..viz.style import LABEL_PT, PAGE_WIDTH_IN
 from .helpers import ensure_synth, project_path, project_root
 
 __all__ = [
@@ -155,7 +156,7 @@ def training_minutes(run_dirs: Sequence[str | Path] | set[str]) -> float:
 
 def plot_curves(df: pd.DataFrame, keys: Sequence[str], *, titles: Sequence[str] | None = None, smooth: int = 1):
     """One panel per metric, one line per run (rolling mean over ``smooth`` logged points)."""
-    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(keys), figsize=(min(4.2 * len(keys), PAGE_WIDTH_IN), 3.2), squeeze=False)
     for ax, key, title in zip(axes[0], keys, titles or keys):
         for run, g in df.groupby("run", sort=False):
             if key in g:
@@ -163,7 +164,7 @@ def plot_curves(df: pd.DataFrame, keys: Sequence[str], *, titles: Sequence[str] 
         ax.set_xlabel("step")
         ax.set_title(title)
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=8)
+    axes[0][-1].legend(fontsize=LABEL_PT)
     fig.tight_layout()
     return fig
 

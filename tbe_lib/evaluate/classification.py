@@ -242,6 +242,8 @@ def plot_confusion(
     """
     import matplotlib.pyplot as plt
 
+    from tbe_lib.viz.style import LABEL_PT, PAGE_WIDTH_IN
+
     m = (cm.detach().cpu().numpy() if isinstance(cm, Tensor) else np.asarray(cm)).astype(np.float64)
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
         raise ValueError(f"cm must be a square (C, C) matrix, got shape {m.shape}")
@@ -252,7 +254,7 @@ def plot_confusion(
         rows = m.sum(axis=1, keepdims=True)
         m = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
     if ax is None:
-        size = min(4 + 0.25 * c, 20)
+        size = min(4 + 0.25 * c, 0.75 * PAGE_WIDTH_IN)
         fig, ax = plt.subplots(figsize=(size, size * 0.9))
     else:
         fig = ax.figure
@@ -261,8 +263,8 @@ def plot_confusion(
     step = max(1, int(np.ceil(c / 40)))
     ticks = np.arange(0, c, step)
     names = [str(i) for i in range(c)] if class_names is None else list(class_names)
-    ax.set_xticks(ticks, [names[i] for i in ticks], rotation=90, fontsize=7)
-    ax.set_yticks(ticks, [names[i] for i in ticks], fontsize=7)
+    ax.set_xticks(ticks, [names[i] for i in ticks], rotation=90, fontsize=LABEL_PT)
+    ax.set_yticks(ticks, [names[i] for i in ticks], fontsize=LABEL_PT)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     if annotate_threshold is not None:
@@ -274,7 +276,7 @@ def plot_confusion(
                 f"{m[i, j]:.2f}" if normalize else f"{int(m[i, j])}",
                 ha="center",
                 va="center",
-                fontsize=6,
+                fontsize=LABEL_PT,
                 color="white" if m[i, j] > 0.5 * m.max() else "black",
             )
     if title:

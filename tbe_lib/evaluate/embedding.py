@@ -119,6 +119,8 @@ def plot_embedding(
     """
     import matplotlib.pyplot as plt
 
+    from tbe_lib.viz.style import LABEL_PT, PAGE_WIDTH_IN
+
     pts = np.asarray(xy.detach().cpu() if isinstance(xy, torch.Tensor) else xy, dtype=np.float64)
     lab = np.asarray(labels.detach().cpu() if isinstance(labels, torch.Tensor) else labels)
     if pts.ndim != 2 or pts.shape[1] != 2:
@@ -137,7 +139,7 @@ def plot_embedding(
         return str(names[int(key)])
 
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 6))
+        fig, ax = plt.subplots(figsize=(PAGE_WIDTH_IN * 0.6, PAGE_WIDTH_IN * 0.6))
     else:
         fig = ax.figure
     spread = np.median(np.linalg.norm(pts - np.median(pts, axis=0), axis=1))
@@ -151,13 +153,13 @@ def plot_embedding(
                 mx,
                 my,
                 name(c),
-                fontsize=8,
+                fontsize=LABEL_PT,
                 ha="center",
                 va="center",
                 bbox=dict(boxstyle="round,pad=0.15", fc="white", ec=colour, alpha=0.7, lw=0.8),
             )
     if legend if legend is not None else len(cats) <= 20:
-        ax.legend(fontsize=7, markerscale=1.5, loc="best", frameon=False)
+        ax.legend(fontsize=LABEL_PT, markerscale=1.5, loc="best", frameon=False)
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
@@ -181,7 +183,9 @@ def plot_embedding_pair(
     groups videos by their background photograph: the shortcut BE is meant to remove."""
     import matplotlib.pyplot as plt
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 6))
+    from tbe_lib.viz.style import PAGE_WIDTH_IN
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(PAGE_WIDTH_IN, PAGE_WIDTH_IN / 2 + 0.3))
     plot_embedding(xy, class_labels, names=class_names, ax=a, title="coloured by action class", point_size=point_size)
     plot_embedding(
         xy, background_labels, names=background_names, ax=b, title="coloured by background", point_size=point_size

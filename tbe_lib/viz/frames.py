@@ -8,13 +8,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["to_display", "frame_strip", "be_figure", "PAGE_WIDTH_IN", "LABEL_PT"]
+from .style import LABEL_PT, PAGE_WIDTH_IN
 
-#: Width of the book's text column in inches at matplotlib's 100 dpi (784 px): a figure no wider
-#: than this is shown at its own size, so its fonts keep their point size on the page.
-PAGE_WIDTH_IN = 7.8
-#: Font size of labels and titles in the book's figures (points, at the size shown).
-LABEL_PT = 9
+__all__ = ["to_display", "frame_strip", "be_figure", "PAGE_WIDTH_IN", "LABEL_PT"]
 
 
 def to_display(clip: Tensor) -> np.ndarray:

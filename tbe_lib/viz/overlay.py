@@ -17,11 +17,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .frames import LABEL_PT, frame_strip, to_display
+from .frames import frame_strip, to_display
+from .style import DPI, LABEL_PT, PAGE_WIDTH_IN, TEXT_PX_KEY
 
 __all__ = ["colorize", "overlay", "cam_strip", "panel_frames", "write_animation"]
 
-_TEXT_ROW = 14  # px: a line of text above (labels) or below (time) the animation's panels
+#: Text size of the animations' labels, px: 9 pt on a 96-px-per-inch page when shown unshrunk.
+PANEL_TEXT_PX = 13
+_TEXT_ROW = PANEL_TEXT_PX + 5  # px: a line of text above (labels) or below (time) the panels
 
 
 def _as_map(cam: Tensor | np.ndarray) -> np.ndarray:
@@ -93,16 +96,16 @@ def cam_strip(
         mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(0, 1), cmap=cmap), ax=fig.axes[n_cols:], fraction=0.02, pad=0.01
     )
     bar.set_label("activation (per clip, 1 = its maximum)", fontsize=LABEL_PT)
-    bar.ax.tick_params(labelsize=LABEL_PT - 1)
+    bar.ax.tick_params(labelsize=LABEL_PT)
     return fig
 
 
-def _fit_text(draw, text: str, width: float) -> str:
+def _fit_text(draw, text: str, width: float, font=None) -> str:
     """``text`` on one line, cut (ending in "..") to at most ``width`` px as ``draw`` writes it."""
     text = " ".join(str(text).split())
-    if draw.textlength(text) <= width:
+    if draw.textlength(text, font=font) <= width:
         return text
-    while text and draw.textlength(text + "..") > width:
+    while text and draw.textlength(text + "..", font=font) > width:
         text = text[:-1]
     return text.rstrip() + ".."
 
@@ -113,22 +116,29 @@ def panel_frames(
     *,
     scale: int | None = None,
     min_height: int = 128,
+    max_width: int = round(PAGE_WIDTH_IN * DPI),
     gap: int = 4,
     show_time: bool = True,
 ) -> np.ndarray:
     """Side-by-side animation frames: ``panels`` of (T, H, W, 3) floats in [0, 1] -> uint8
     (T, H', W', 3), each panel enlarged ``scale`` times (nearest; default: to at least
-    ``min_height`` px), with its label above it (on one line, cut to the panel's width) and,
+    ``min_height`` px, but no wider in all than ``max_width``, the book's column, so that the
+    page shows it unshrunk), with its label above it in :data:`PANEL_TEXT_PX` px text (on one
+    line, cut to the panel's width) and,
     when ``show_time``, ``t=i/T`` in a line of its own below the panels (which also keeps
     every frame distinct: GIF writers merge equal ones)."""
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw, ImageFont
 
     if not panels:
         raise ValueError("panel_frames: need at least one panel")
     T, H, W, _ = panels[0].shape
     if any(p.shape != panels[0].shape for p in panels):
         raise ValueError(f"panel_frames: panels differ in shape: {[p.shape for p in panels]}")
-    scale = max(1, -(-min_height // H)) if scale is None else int(scale)
+    if scale is None:
+        fit = (max_width - (len(panels) - 1) * gap) // (len(panels) * W)
+        scale = max(1, min(-(-min_height // H), fit))
+    scale = int(scale)
+    font = ImageFont.load_default(size=PANEL_TEXT_PX)
     stack = np.stack(panels)  # (P, T, H, W, 3)
     stack = stack.repeat(scale, axis=2).repeat(scale, axis=3)  # (P, T, sH, sW, 3)
     head, foot = (_TEXT_ROW if labels else 0), (_TEXT_ROW if show_time else 0)
@@ -141,20 +151,23 @@ def panel_frames(
         img = Image.fromarray(out[0, :head])
         draw = ImageDraw.Draw(img)
         for p, label in enumerate(labels):
-            draw.text((p * (sW + gap) + 2, 1), _fit_text(draw, label, sW - 4), fill=(0, 0, 0))
+            draw.text((p * (sW + gap) + 2, 1), _fit_text(draw, label, sW - 4, font), fill=(0, 0, 0), font=font)
         out[:, :head] = np.asarray(img)
     if show_time:
         for t in range(T):  # text needs PIL per frame
             img = Image.fromarray(out[t, head + sH :])
             draw = ImageDraw.Draw(img)
             text = f"t={t}/{T}"
-            draw.text((out.shape[2] - draw.textlength(text) - 2, 1), text, fill=(90, 90, 90))
+            draw.text((out.shape[2] - draw.textlength(text, font=font) - 2, 1), text, fill=(90, 90, 90), font=font)
             out[t, head + sH :] = np.asarray(img)
     return out
 
 
-def write_animation(frames: np.ndarray, path: str | os.PathLike, *, fps: float = 8.0) -> Path:
-    """Write uint8 (T, H, W, 3) frames to ``path``: ``.gif`` (Pillow, looping) or ``.mp4``
+def write_animation(
+    frames: np.ndarray, path: str | os.PathLike, *, fps: float = 8.0, text_px: float | None = PANEL_TEXT_PX
+) -> Path:
+    """Write uint8 (T, H, W, 3) frames to ``path``: ``.gif`` (Pillow, looping; its comment
+    records ``text_px``, the size of its smallest text, for the page check: None for no text) or ``.mp4``
     (PyAV, via :func:`tbe_lib.data.synth.writer.write_video`; odd sizes are padded white)."""
     frames = np.asarray(frames)
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
@@ -168,7 +181,10 @@ def write_animation(frames: np.ndarray, path: str | os.PathLike, *, fps: float =
         from PIL import Image
 
         images = [Image.fromarray(f) for f in frames]
-        images[0].save(path, save_all=True, append_images=images[1:], duration=int(round(1000 / fps)), loop=0)
+        comment = f"{TEXT_PX_KEY}={'none' if text_px is None else f'{text_px:.2f}'}"
+        images[0].save(
+            path, save_all=True, append_images=images[1:], duration=int(round(1000 / fps)), loop=0, comment=comment
+        )
         return path
     if suffix == ".mp4":
         from tbe_lib.data.synth.writer import write_video

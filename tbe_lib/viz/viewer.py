@@ -32,6 +32,7 @@ from torch import Tensor
 from .cam import actor_area_share, actor_mass, classifier_layer, compute_cam
 from .frames import to_display
 from .overlay import cam_strip, colorize, panel_frames, write_animation
+from .style import save_figure
 
 __all__ = ["default_preprocess", "MapStyle", "CamViewer", "StaticView", "static_views", "PREDICTED"]
 
@@ -435,7 +436,7 @@ def static_views(
             title=f"{prefix} {i}: {style.method} maps",
         )
         strip = out / f"{prefix}{int(i):05d}_strip.png"
-        fig.savefig(strip, dpi=100, bbox_inches="tight")
+        save_figure(fig, strip)
         plt.close(fig)
         display = to_display(clip)
         display = np.repeat(display, 3, axis=-1) if display.shape[-1] == 1 else display
