@@ -281,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
                 placeholders.append(str(rel))
                 if not args.allow_placeholders:
                     problems.append("placeholder page: the chapter was not executed")
-            if browser is not None and not placeholder:
+            redirect = 'http-equiv="refresh"' in page.read_text(errors="replace")[:2000].lower()
+            if browser is not None and not placeholder and not redirect:
                 more, _ = browse_page(browser, page, tuple(args.widths), out)
                 problems += more
             status = "FAIL" if problems else ("placeholder" if placeholder else "ok")

@@ -156,7 +156,7 @@ def training_minutes(run_dirs: Sequence[str | Path] | set[str]) -> float:
 
 def plot_curves(df: pd.DataFrame, keys: Sequence[str], *, titles: Sequence[str] | None = None, smooth: int = 1):
     """One panel per metric, one line per run (rolling mean over ``smooth`` logged points)."""
-    fig, axes = plt.subplots(1, len(keys), figsize=(min(4.2 * len(keys), PAGE_WIDTH_IN), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(keys), figsize=(min(4.2 * len(keys), 0.92 * PAGE_WIDTH_IN), 3.2), squeeze=False)
     for ax, key, title in zip(axes[0], keys, titles or keys):
         for run, g in df.groupby("run", sort=False):
             if key in g:

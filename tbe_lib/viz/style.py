@@ -33,9 +33,10 @@ __all__ = [
     "read_text_px",
 ]
 
-#: Width of the book's text column in inches at :data:`DPI` (784 px): a figure no wider than
-#: this is shown at its own size, so its fonts keep their point size on the page.
-PAGE_WIDTH_IN = 7.8
+#: Width of the book's figures in inches at :data:`DPI` (740 px; the text column is 784 px in a
+#: wide window, 755 px in a 1024-px one): a figure no wider than this is shown at its own size,
+#: so its fonts keep their point size on the page.
+PAGE_WIDTH_IN = 7.4
 #: Smallest font size of the book's figures (points, at the size shown).
 LABEL_PT = 9
 #: Pixels per inch of the book's figures (matplotlib's default; the page's CSS has 96).
