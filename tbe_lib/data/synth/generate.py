@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["generate", "load_manifest", "load_metadata", "load_masks", "config_hash", "video_path", "add_cli", "SYNTH_VERSION"]
 
 #: Bump when rendering or layout changes, so existing folders are regenerated.
-SYNTH_VERSION = 2  # 2: 32 frames, the actor moves on a torus (scenes.py)
+SYNTH_VERSION = 3  # 2: 32 frames, the actor moves on a torus; 3: its centre in the central band (scenes.py)
 _OURS = ("videos", "lists", "masks", "metadata.csv", "manifest.json")
 _JSON_COLUMNS = ("colour", "bboxes")
 
