@@ -13,7 +13,7 @@ from test_pretrain import make_cfg
 
 from tbe_lib.book.helpers import frame_leak, wilson_interval
 from tbe_lib.data.dataset import ClipDataset, ClipSampler
-from tbe_lib.data.synth import CLASS_NAMES, config_for, load_masks, load_metadata
+from tbe_lib.data.synth import CLASS_NAMES, config_for, load_masks
 from tbe_lib.data.synth.masks import ActorMasks
 from tbe_lib.data.synth.scenes import _scene
 from tbe_lib.methods import MethodConfig
@@ -136,3 +136,12 @@ def test_the_controls_train(tmp_path, smoke_bench, method):
     loss = [r["loss"] for r in read_metrics(res.run_dir) if "loss" in r]
     assert len(loss) == 12 and all(np.isfinite(loss))
     assert (res.run_dir / "encoder.pt").is_file()
+
+
+def test_the_centre_band_is_a_setting_checked_on_input():
+    cfg = config_for("default", centre_band=[0.0, 1.0])  # a JSON list is taken as a tuple
+    assert cfg.centre_band == (0.0, 1.0)
+    xs = [_scene(cfg, "train_unbiased", i)["pos"][cfg.frames // 2, 0] for i in range(1, 400, 8)]  # rotations
+    assert min(xs) < 0.2 * cfg.width and max(xs) > 0.8 * cfg.width  # anywhere on the torus (v2)
+    with pytest.raises(ValueError, match="centre_band"):
+        config_for("default", centre_band=(0.7, 0.3))

@@ -44,7 +44,9 @@ class SynthConfig:
     ``fps`` written in the container. ``n_<split>``: number of videos in each split (labels
     are ``index % 8``, so a multiple of 8 gives exactly balanced classes). ``bias``: the
     probability that a video of a biased split (pretrain, train, test_same) is shown on its
-    class's own photograph. ``camera``: ``static`` | ``jitter`` | ``pan``. ``seed``: the
+    class's own photograph. ``centre_band``: where the actor is at the middle frame, as
+    ``(low, high)`` fractions of each axis (``(0.0, 1.0)``: anywhere on the torus, benchmark v2;
+    see ``scenes.py`` for the trade-off). ``camera``: ``static`` | ``jitter`` | ``pan``. ``seed``: the
     master seed; video ``i`` of split ``s`` is rendered from ``(seed, s, i)`` alone.
     Encoding: ``codec`` (``auto`` = ``libx264`` when PyAV's FFmpeg has it, else ``mpeg4``),
     ``gop`` (keyframe interval in frames) and ``crf`` (x264 quality; lower is better).
@@ -60,6 +62,7 @@ class SynthConfig:
     n_test_same: int = 400
     n_test_shift: int = 400
     bias: float = 0.9
+    centre_band: tuple[float, float] = (0.3, 0.7)
     camera: str = "static"
     seed: int = 0
     codec: str = "auto"
@@ -84,6 +87,12 @@ class SynthConfig:
                 raise ValueError(f"SynthConfig.n_{split}={n!r}: must be a non-negative integer")
         if not isinstance(self.bias, (int, float)) or not 0.0 <= float(self.bias) <= 1.0:
             raise ValueError(f"SynthConfig.bias={self.bias!r}: must be a probability in [0, 1]")
+        band = tuple(self.centre_band) if isinstance(self.centre_band, (list, tuple)) else ()
+        if len(band) != 2 or not all(isinstance(v, (int, float)) for v in band) or not 0 <= band[0] <= band[1] <= 1:
+            raise ValueError(
+                f"SynthConfig.centre_band={self.centre_band!r}: expected (low, high) with 0 <= low <= high <= 1"
+            )
+        object.__setattr__(self, "centre_band", (float(band[0]), float(band[1])))  # a JSON list -> a tuple
         if self.camera not in CAMERAS:
             raise ValueError(f"SynthConfig.camera={self.camera!r}: unknown camera, expected one of {CAMERAS}")
         if self.codec not in CODECS:

@@ -15,7 +15,8 @@ is the frame's offset from the middle frame, ``T = frames``):
 * **Motion classes** (``CLASS_NAMES``), with per-video random speeds
   ``v ~ U[0.015, 0.03] L``/frame, ``w ~ U[8, 16]`` degrees/frame, a total log-size change
   ``Z ~ U[0.45, 0.75]`` over the video (``k = Z / (T-1)`` per frame), a centre ``c``
-  uniform on the central band ``[0.3, 0.7]`` of each axis (the position at the middle frame),
+  uniform on the central band ``cfg.centre_band`` (default ``[0.3, 0.7]``) of each axis (the
+  position at the middle frame),
   mid-frame angle ``a0 ~ U[0, 360)``, mid-frame size ``S0 ~ logU[0.26, 0.40] L``:
 
   ========================== ================= ============== ================
@@ -39,7 +40,7 @@ is the frame's offset from the middle frame, ``T = frames``):
   CPU backbone (``r3d_tiny``, whose last stage sees a 1x1 map at 32x32) could not learn the
   motion wherever it happened: the supervised motion check reached 13 % (chance 12.5 %). With
   the centre in ``[0.3, 0.7]`` it reaches 86 %, in ``[0.4, 0.6]`` (v1) 86 %, in ``[0.25, 0.75]``
-  56 % (``bench/RESULTS.md``, "benchmark v3").
+  56 % (``bench/bench_motion_check.py``; ``bench/RESULTS.md``, "benchmark v3").
 * **Background.** A random crop (side ``U[0.35, 0.9]`` of the photo's short side, random
   position) of one photograph, resized (anti-aliased) to the frame plus a camera margin.
 * **Camera.** ``static``: no motion. ``jitter``: an independent offset per frame,
@@ -113,7 +114,6 @@ _SPEED = (0.015, 0.03)          # translation, L per frame
 _SPIN = (8.0, 16.0)             # degrees per frame
 _ZOOM = (0.45, 0.75)            # log-size change over the whole video
 _SIZE = (0.26, 0.40)            # actor side at the middle frame, L (log-uniform)
-_CENTRE = (0.3, 0.7)            # the actor's position at the middle frame, fraction of each axis
 _CROP = (0.35, 0.9)             # background crop side, fraction of the photo's short side
 _JITTER_STD, _JITTER_MAX = 0.03, 0.08
 _PAN = (0.008, 0.016)
@@ -252,7 +252,8 @@ def _scene(cfg: SynthConfig, split: str, index: int) -> dict[str, Any]:
     colour = np.array(colorsys.hsv_to_rgb(hue, sat, val), dtype=np.float32)
 
     # Motion parameters (all classes draw the same quantities).
-    centre = (_CENTRE[0] + (_CENTRE[1] - _CENTRE[0]) * rng.uniform(size=2)) * np.array([W, H])  # (x, y) px
+    lo, hi = cfg.centre_band  # the actor's place at the middle frame, a fraction of each axis
+    centre = (lo + (hi - lo) * rng.uniform(size=2)) * np.array([W, H])  # (x, y) px
     speed = rng.uniform(*_SPEED) * L
     spin = math.radians(rng.uniform(*_SPIN))
     zoom = rng.uniform(*_ZOOM) / (T - 1)
