@@ -171,6 +171,9 @@ def test_cli(tmp_path):
             "pan",
             "--bias",
             "0.75",
+            "--centre-band",
+            "0.2",
+            "0.8",
             "--workers",
             "1",
             "--no-progress",
@@ -179,6 +182,7 @@ def test_cli(tmp_path):
     assert args.func(args) == 0
     cfg = json.loads((tmp_path / "s/manifest.json").read_text())["config"]
     assert (cfg["seed"], cfg["camera"], cfg["bias"], cfg["n_train"]) == (2, "pan", 0.75, 16)
+    assert cfg["centre_band"] == [0.2, 0.8]
 
 
 def test_write_video_roundtrip(tmp_path):

@@ -267,6 +267,14 @@ def add_cli(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--seed", type=int, default=0, help="master seed (default: %(default)s)")
     p.add_argument("--camera", choices=CAMERAS, default=None, help="camera motion (preset default: static)")
     p.add_argument("--bias", type=float, default=None, help="P(own background) in biased splits (preset default: 0.9)")
+    p.add_argument(
+        "--centre-band",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        default=None,
+        help="where the actor is at the middle frame, fractions of each axis (preset default: 0.3 0.7; 0 1: v2's torus)",
+    )
     p.add_argument("--workers", type=int, default=None, help="processes (default: all CPUs)")
     p.add_argument("--overwrite", action="store_true", help="regenerate even if the folder matches")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -279,6 +287,8 @@ def _cli_synth(args: argparse.Namespace) -> int:
         overrides["camera"] = args.camera
     if args.bias is not None:
         overrides["bias"] = args.bias
+    if args.centre_band is not None:
+        overrides["centre_band"] = tuple(args.centre_band)
     cfg = config_for(args.size, **overrides)
     out = generate(args.out, cfg, workers=args.workers, progress=not args.no_progress, overwrite=args.overwrite)
     m = load_manifest(out) or {}
