@@ -75,3 +75,17 @@ def test_the_difference_table_has_one_text_cell_per_row_and_measure():
     assert t.iloc[1, 0].startswith("+10.3 [") and t.iloc[1, 0].endswith("]")
     one = difference_table(_table({"moco_paper": [20.0], "be_paper": [25.0]}), "static", "moco_paper", {MOTION: "m"})
     assert one.iloc[0, 0] == "+5.0"
+
+
+def test_the_moonshot_needs_motion_and_no_more_background_than_random_init():
+    from tbe_lib.experiment.answers import moonshot
+
+    motion = _table({"random": [12.0, 13.0], "moco": [14.0, 15.0], "pan_direction": [30.0, 33.0]})
+    background = _table({"random": [60.0, 62.0], "moco": [80.0, 81.0], "pan_direction": [55.0, 57.0]}, BACKGROUND)
+    df = motion.merge(background, on=["condition", "seed", "row", "model"])
+    assert moonshot(df, "static").startswith("**The moonshot is reached**: Pan direction")
+    df.loc[df.row == "pan_direction", BACKGROUND] = 70.0  # motion, but more background than random init
+    text = moonshot(df, "static")
+    assert text.startswith("The moonshot is not reached") and "more background than random init" in text
+    df.loc[df.row == "pan_direction", MOTION] = 20.0
+    assert "short of 28 %" in moonshot(df, "static")

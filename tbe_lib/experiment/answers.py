@@ -20,7 +20,18 @@ import pandas as pd
 from .config import ROW_LABELS
 from .table import paired_differences
 
-__all__ = ["Comparison", "compare", "findings", "difference_table", "QUESTIONS", "MOTION", "BACKGROUND", "CONTRASTIVE"]
+__all__ = [
+    "Comparison",
+    "compare",
+    "findings",
+    "moonshot",
+    "difference_table",
+    "QUESTIONS",
+    "MOTION",
+    "BACKGROUND",
+    "CONTRASTIVE",
+    "MOONSHOT_MOTION",
+]
 
 #: The measures the answers read (columns of the table), and how they are named in sentences.
 MOTION = "motion_probe_test_shift"
@@ -161,6 +172,42 @@ def findings(df: pd.DataFrame, condition: str) -> list[tuple[str, list[str]]]:
             "Longer pretraining (the full profile) is what would change that."
         )
     return out
+
+
+#: The moonshot of issue 13: a pretraining whose frozen features reach this motion probe (%) on
+#: the main split with a background probe no higher than random init's.
+MOONSHOT_MOTION = 28.0
+_SUPERVISED = ("sup_biased", "sup_unbiased")
+
+
+def moonshot(df: pd.DataFrame, condition: str) -> str:
+    """Whether any pretraining of ``condition`` reached the moonshot: mean motion probe at least
+    :data:`MOONSHOT_MOTION` and mean background probe no higher than random init's, over the
+    seeds. Names the best row either way, with both means (and how many seeds)."""
+    sub = df[(df.condition == condition) & ~df.row.isin(_SUPERVISED)]
+    if MOTION not in sub or BACKGROUND not in sub or "random" not in set(sub.row):
+        return "The moonshot needs the motion and background probes of random init and the pretrainings: not measured."
+    means = sub.groupby("row", sort=False)[[MOTION, BACKGROUND]].mean()
+    seeds = sub.groupby("row", sort=False).seed.nunique()
+    floor = float(means.loc["random", BACKGROUND])
+    trained = means.drop(index="random")
+    if trained.empty:
+        return "No pretraining was run, so there is nothing to hold to the moonshot."
+    best = trained[MOTION].idxmax()
+    motion, background = float(trained.loc[best, MOTION]), float(trained.loc[best, BACKGROUND])
+    reached = motion >= MOONSHOT_MOTION and background <= floor
+    what = (
+        f"{ROW_LABELS[best]} has the highest motion probe, {motion:.1f} % (mean of {int(seeds[best])} seeds), "
+        f"with a background probe of {background:.1f} % against random init's {floor:.1f} %"
+    )
+    if reached:
+        return f"**The moonshot is reached**: {what}: at least {MOONSHOT_MOTION:.0f} %, and no more background."
+    missing = []
+    if motion < MOONSHOT_MOTION:
+        missing.append(f"{MOONSHOT_MOTION - motion:.1f} points short of {MOONSHOT_MOTION:.0f} %")
+    if background > floor:
+        missing.append(f"{background - floor:.1f} points more background than random init")
+    return f"The moonshot is not reached: {what} ({'; '.join(missing)})."
 
 
 def difference_table(df: pd.DataFrame, condition: str, reference: str, columns: dict[str, str]) -> pd.DataFrame:
