@@ -57,7 +57,8 @@ def test_smoke_book_end_to_end(tmp_path: Path) -> None:
     ).read_text()
     assert '"steps": 4' in cfg and '"batch_size": 8' in cfg
 
-    # Every page renders with its figures and no error cells (screenshots when chromium is installed).
+    # Every page renders with its figures and no error cells; where chromium is installed, in a
+    # browser at the narrower of the book's widths (the stricter for tables and figures).
     out = subprocess.run(
         [
             sys.executable,
@@ -68,6 +69,8 @@ def test_smoke_book_end_to_end(tmp_path: Path) -> None:
             str(book),
             "--out",
             str(tmp_path / "shots"),
+            "--widths",
+            "1024",
         ],
         capture_output=True,
         text=True,
