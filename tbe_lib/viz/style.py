@@ -74,18 +74,20 @@ def min_text_pt(fig) -> float | None:
     return min(sizes) if sizes else None
 
 
-def _text_px(fig, dpi: float) -> str:
+def _save_png(fig, target, dpi: float) -> None:
+    """``fig`` as a PNG into ``target`` (a path or a file object): tight bounding box, ``dpi``,
+    and its smallest text's size in pixels under :data:`TEXT_PX_KEY`."""
+    fig.canvas.draw()  # tick labels exist only once drawn
     pt = min_text_pt(fig)
-    return "none" if pt is None else f"{pt * dpi / 72:.2f}"
+    px = "none" if pt is None else f"{pt * dpi / 72:.2f}"
+    fig.savefig(target, format="png", dpi=dpi, bbox_inches="tight", metadata={TEXT_PX_KEY: px})
 
 
 def figure_png(fig) -> bytes:
     """``fig`` as the PNG the book shows (tight bounding box, the figure's dpi), with its
     smallest text's size in pixels under :data:`TEXT_PX_KEY`."""
     buf = io.BytesIO()
-    dpi = fig.get_dpi()
-    fig.canvas.draw()  # tick labels exist only once drawn
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={TEXT_PX_KEY: _text_px(fig, dpi)})
+    _save_png(fig, buf, fig.get_dpi())
     return buf.getvalue()
 
 
@@ -93,8 +95,7 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: float = DPI) -> Path:
     """Save ``fig`` as a PNG at ``path`` (tight bounding box, ``dpi``) recording its smallest
     text's size in pixels (:data:`TEXT_PX_KEY`). Returns the path."""
     path = Path(path)
-    fig.canvas.draw()
-    fig.savefig(path, format="png", dpi=dpi, bbox_inches="tight", metadata={TEXT_PX_KEY: _text_px(fig, dpi)})
+    _save_png(fig, path, dpi)
     return path
 
 

@@ -15,9 +15,9 @@ is the frame's offset from the middle frame, ``T = frames``):
 * **Motion classes** (``CLASS_NAMES``), with per-video random speeds
   ``v ~ U[0.015, 0.03] L``/frame, ``w ~ U[8, 16]`` degrees/frame, a total log-size change
   ``Z ~ U[0.45, 0.75]`` over the video (``k = Z / (T-1)`` per frame), a centre ``c``
-  uniform on the central band ``cfg.centre_band`` (default ``[0.3, 0.7]``) of each axis (the
-  position at the middle frame),
-  mid-frame angle ``a0 ~ U[0, 360)``, mid-frame size ``S0 ~ logU[0.26, 0.40] L``:
+  (the position at the middle frame) uniform on the band ``cfg.centre_band`` of each axis
+  (default ``[0.3, 0.7]``), mid-frame angle ``a0 ~ U[0, 360)``, mid-frame size
+  ``S0 ~ logU[0.26, 0.40] L``:
 
   ========================== ================= ============== ================
   class                      centre p(t)       angle          log size
