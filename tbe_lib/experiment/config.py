@@ -216,6 +216,11 @@ class CompareConfig:
     finetune_warmup_epochs: float = _setting(1.0, "linear learning-rate warm-up, in epochs (the paper: 0)")
     # ------------------------------------------------------------------ machine (not part of any result)
     workers: int = _setting(2, "data-loading processes")
+    jobs: int = _setting(
+        1,
+        "units of one stage run at once (the runs of a stage are independent), each in its own process "
+        "with an equal share of the CPU threads; 1: one after the other in this process (one GPU: 1)",
+    )
     device: str = _setting("auto", "cpu, cuda, cuda:N or auto")
 
     def __post_init__(self) -> None:
@@ -233,6 +238,8 @@ class CompareConfig:
             self.rows = tuple(r for r in self.rows if r not in _BENCHMARK_ONLY_ROWS)
             self.unbiased_split = self.background_split = self.motion_split = None
             self.scufo_splits = tuple(s for s in self.scufo_splits if s in self.test_splits)
+        if self.jobs < 1:
+            raise ValueError(f"jobs must be at least 1 (units run at once), got {self.jobs}")
         check_counterfactuals("compare", self.test_splits, self.scufo_splits, self.extra_tests, self.contrastive_pairs)
         for cond, src in self.pretrain_from.items():
             if cond not in self.conditions:
