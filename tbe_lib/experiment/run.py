@@ -23,7 +23,7 @@ import json
 import multiprocessing
 import os
 import time
-from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -137,7 +137,7 @@ def _make_side_by_side(pool: ProcessPoolExecutor, todo: list[Step], jobs: int, t
                 step = queue.pop(0)
                 _log(step.label)
                 running[pool.submit(_execute_in_child, step.stage, step.config, threads)] = step
-            done, _ = wait(running, return_when=FIRST_EXCEPTION)
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 step = running.pop(future)
                 error = future.exception()
