@@ -57,11 +57,12 @@ def _profile(name: str, description: str, *, run_dir: str, **settings: Any) -> E
 
 # One backbone for every row, r3d_tiny with its defaults (0.9 M parameters), on the 32x32
 # benchmark of 32-frame videos. ``cpu``: clips of 8 frames at stride 2 (16 frames of time, at
-# random starts, so an other-time clip exists), one seed-set of every row in about 30 minutes on
+# random starts, so an other-time clip exists), one seed-set of every row in under 30 minutes on
 # 2 cores, two runs at a time with one thread each and no loader processes (the decoded videos
 # stay in memory after the first epoch; on 2 cores this is 1.5x the throughput of one run with
-# two threads and two loader processes); ``smoke`` runs the same way; ``full``: 16 consecutive frames, longer schedules, more seeds, the jittering camera
-# too (a GPU helps). Activation maps hook its deepest stage (set_cam_layer). Finetuning: the
+# two threads and two loader processes, bench/bench_jobs.py); ``smoke`` runs the same way;
+# ``full``: 16 consecutive frames, longer schedules, more seeds, the jittering camera too (a GPU
+# helps). Activation maps hook its deepest stage (set_cam_layer). Finetuning: the
 # benchmark's recipe (CompareConfig's defaults).
 # The profiles are laid out as a table (several settings a line), not one setting a line.
 # fmt: off
