@@ -9,9 +9,11 @@ import pandas as pd
 from tbe_lib.experiment import ROWS, CompareConfig, collect_table, run_comparison, summarise
 
 
-def test_comparison_on_smoke_data_is_complete_and_resumable(tmp_path):
-    cfg = CompareConfig(
-        out_dir=str(tmp_path / "cmp"),
+def smoke_config(tmp_path, out: str = "cmp", **settings) -> CompareConfig:
+    """A comparison at smoke size (a tiny r3d_tiny, 2 pretraining steps, 1 finetuning epoch) in
+    ``tmp_path/out``, data in ``tmp_path/data``; ``settings`` override the defaults."""
+    base = dict(
+        out_dir=str(tmp_path / out),
         data_dir=str(tmp_path / "data"),
         synth_size="smoke",
         conditions={"static": (0, 1)},
@@ -27,6 +29,11 @@ def test_comparison_on_smoke_data_is_complete_and_resumable(tmp_path):
         stride=2,
         test_clips=1,
     )
+    return CompareConfig(**{**base, **settings})
+
+
+def test_comparison_on_smoke_data_is_complete_and_resumable(tmp_path):
+    cfg = smoke_config(tmp_path)
     run_comparison(cfg)
     df = collect_table(cfg)
     assert len(df) == 2 * len(ROWS) and set(df.row) == set(ROWS)

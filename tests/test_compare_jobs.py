@@ -8,31 +8,14 @@ import os
 
 import pytest
 import torch
+from test_compare import smoke_config
 
 from tbe_lib.experiment import CompareConfig, run_comparison
 
 
 def _config(tmp_path, out: str, **kw) -> CompareConfig:
-    settings = dict(
-        out_dir=str(tmp_path / out),
-        data_dir=str(tmp_path / "data"),
-        synth_size="smoke",
-        conditions={"static": (0,)},
-        rows=("random", "moco", "be"),
-        backbone_kwargs={"widths": (8, 16), "blocks": (1, 1)},
-        pretrain_steps=2,
-        pretrain_batch=8,
-        queue_size=16,
-        finetune_epochs=1,
-        finetune_batch=8,
-        scufo_splits=(),
-        workers=0,
-        device="cpu",
-        frames=4,
-        stride=2,
-        test_clips=1,
-    )
-    return CompareConfig(**{**settings, **kw})
+    settings = dict(conditions={"static": (0,)}, rows=("random", "moco", "be"), scufo_splits=())
+    return smoke_config(tmp_path, out, **{**settings, **kw})
 
 
 def _cpus() -> int:
