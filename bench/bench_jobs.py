@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import platform
 import sys
 import tempfile
@@ -35,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from tbe_lib.data.synth import config_for, generate  # noqa: E402
 from tbe_lib.experiment import profile_config, run_comparison  # noqa: E402
+from tbe_lib.utils import usable_cpus  # noqa: E402
 
 SETTINGS = ((1, 2), (1, 0), (2, 0))  # (jobs, workers)
 
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {
         "rows": args.rows,
         "steps": args.steps,
-        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpus": usable_cpus(),
         "machine": platform.processor() or platform.machine(),
         "results": results,
     }

@@ -22,7 +22,13 @@ __all__ = [
     "median_ms",
     "device_sync",
     "device_generator",
+    "usable_cpus",
 ]
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity on Linux, else the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def seed_everything(seed: int, *, deterministic: bool = False) -> None:

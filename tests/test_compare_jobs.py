@@ -4,13 +4,13 @@ made in other processes, and a failing unit named."""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 import torch
 from test_compare import smoke_config
 
 from tbe_lib.experiment import CompareConfig, run_comparison
+from tbe_lib.utils import usable_cpus
 
 
 def _config(tmp_path, out: str, **kw) -> CompareConfig:
@@ -18,14 +18,10 @@ def _config(tmp_path, out: str, **kw) -> CompareConfig:
     return smoke_config(tmp_path, out, **{**settings, **kw})
 
 
-def _cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def test_two_jobs_make_the_same_runs_in_other_processes(tmp_path):
     side = _config(tmp_path, "side", jobs=2)
     run_comparison(side, stages=("pretrain", "finetune"))
-    threads = max(1, _cpus() // 2)
+    threads = max(1, usable_cpus() // 2)
     seed0 = tmp_path / "side" / "static" / "seed0"
     env = json.loads((seed0 / "pretrain_be" / "environment.json").read_text())
     assert env["cpu_threads"] == threads  # made in a pool process, with its share of the threads

@@ -21,7 +21,6 @@ import contextlib
 import dataclasses
 import json
 import multiprocessing
-import os
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -35,6 +34,7 @@ from ..finetune import FinetuneConfig, evaluate_run, finetune
 from ..pretrain import PretrainConfig, pretrain
 from ..retrieve import retrieve
 from ..train.rundir import to_jsonable
+from ..utils import usable_cpus
 from .cam import measure_actor_mass
 from .config import CompareConfig
 from .plan import STAGES, Step, data_source, run_step, steps
@@ -120,10 +120,6 @@ def _execute_in_child(stage: str, config: Any, threads: int) -> float:
     return time.monotonic() - start
 
 
-def _cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def _make_side_by_side(pool: ProcessPoolExecutor, todo: list[Step], jobs: int, threads: int) -> None:
     """Make the units ``todo`` (one stage, already claimed) ``jobs`` at a time in ``pool``'s
     processes. The first failure cancels the units not started, waits for the running ones and
@@ -181,7 +177,7 @@ def run_comparison(cfg: CompareConfig, stages: tuple[str, ...] = STAGES, progres
     for condition in cfg.conditions:
         ensure_data(cfg, condition, progress=progress)
     jobs = cfg.jobs if D.world_size() == 1 else 1  # under torchrun, the processes are the ranks
-    threads = max(1, _cpu_count() // jobs)
+    threads = max(1, usable_cpus() // jobs)
     with contextlib.ExitStack() as stack:
         pool: ProcessPoolExecutor | None = None  # started when a stage first has units to share out
         for group in _stage_groups(plan):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ...utils import usable_cpus
 from ..listfile import VideoRecord, write_list
 from .config import CAMERAS, CLASS_NAMES, PRESETS, SPLITS, SynthConfig, config_for
 from .scenes import (
@@ -110,13 +111,6 @@ def _write_manifest(out: Path, cfg: SynthConfig, codec: str, *, complete: bool) 
     os.replace(tmp, out / "manifest.json")
 
 
-def _default_workers() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 def generate(
     out_dir: str | os.PathLike,
     cfg: SynthConfig | None = None,
@@ -161,7 +155,7 @@ def generate(
     out.mkdir(parents=True, exist_ok=True)
     _write_manifest(out, cfg, codec, complete=False)
 
-    workers = _default_workers() if workers is None else int(workers)
+    workers = usable_cpus() if workers is None else int(workers)
     total = sum(cfg.counts().values())
     chunk = max(4, min(64, math.ceil(total / max(1, workers) / 8)))
     tasks = [
