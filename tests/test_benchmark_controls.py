@@ -27,42 +27,55 @@ def test_videos_are_longer_than_the_books_clips():
     assert config_for("default").frames == 32 and config_for("smoke").frames == 32
 
 
-def test_the_actors_position_is_the_same_for_every_class_at_the_middle_frame_and_drifts_at_the_ends():
-    """At the middle frame (the centre of the test clip) left- and right-movers stand in the same
-    places, all within the central band; in the first frame a right-mover is left of its
-    centre, which a single frame could read (chapter 2 measures how much: ``frame_leak``)."""
+def _ks(a: np.ndarray, b: np.ndarray, top: float) -> float:
+    """Kolmogorov-Smirnov distance of two samples on [0, top]."""
+    a, b, grid = np.sort(a), np.sort(b), np.linspace(0, top, 65)
+    return float(np.abs(np.searchsorted(a, grid) / len(a) - np.searchsorted(b, grid) / len(b)).max())
+
+
+def test_the_actors_position_is_the_same_for_every_class_at_every_frame_and_stays_in_the_band():
+    """Benchmark v4: the band is a torus, so left- and right-movers stand in the same places at
+    the first, middle and last frames alike (v3's actors drifted out of the band: in the first
+    frame a right-mover was left of its centre), and every actor stays in the band."""
     cfg = config_for("default", n_train_unbiased=1600)
-    x: dict[str, list[tuple[float, float]]] = {c: [] for c in CLASS_NAMES}
+    W, lo, hi = cfg.width, *cfg.centre_band
+    x: dict[str, list[np.ndarray]] = {c: [] for c in CLASS_NAMES}
     for i in range(cfg.n_train_unbiased):
         sc = _scene(cfg, "train_unbiased", i)
-        x[sc["class_name"]].append((sc["pos"][cfg.frames // 2, 0], sc["pos"][0, 0] % cfg.width))
-    mid = {c: np.array([m for m, _ in v]) for c, v in x.items()}
-    left, right = np.sort(mid["translate_left"]), np.sort(mid["translate_right"])
-    grid = np.linspace(0, cfg.width, 65)
-    ks = np.abs(np.searchsorted(left, grid) / len(left) - np.searchsorted(right, grid) / len(right)).max()
-    assert ks < 0.15, f"middle-frame x of left vs right movers differ (KS {ks:.2f})"
-    for c in ("rotate_cw", "approach"):  # static centres: inside the band [0.3, 0.7]
-        assert mid[c].min() >= 0.3 * cfg.width and mid[c].max() <= 0.7 * cfg.width
-    first_left = np.mean([f for _, f in x["translate_left"]])
-    first_right = np.mean([f for _, f in x["translate_right"]])
-    assert first_left - first_right > 0.2 * cfg.width  # the drift a fixed end frame shows
+        x[sc["class_name"]].append(sc["pos"][:, 0])
+    xs = {c: np.stack(v) for c, v in x.items()}  # (videos, T) scene x, px
+    for t in (0, cfg.frames // 2, cfg.frames - 1):
+        ks = _ks(xs["translate_left"][:, t], xs["translate_right"][:, t], W)
+        assert ks < 0.15, f"frame {t}: x of left vs right movers differ (KS {ks:.2f})"
+        ks = _ks(xs["translate_right"][:, t], xs["rotate_cw"][:, t], W)
+        assert ks < 0.15, f"frame {t}: x of right movers vs rotating actors differ (KS {ks:.2f})"
+    for c, v in xs.items():
+        assert v.min() >= lo * W - 1e-9 and v.max() <= hi * W + 1e-9, c
 
 
-def test_the_actor_never_leaves_the_view_it_wraps_around_the_edges(smoke_bench):
+def test_the_actor_never_leaves_the_band_it_wraps_around_its_edges(smoke_bench):
     masks = load_masks(smoke_bench, "train")  # (N, T, H, W)
     assert masks.shape[1] == 32
     assert masks.any((2, 3)).all(), "the actor left the view in some frame"
     cfg = config_for("default")
-    wrapped = [
-        i
-        for i in range(0, 400, 8)  # translate_left videos (label = index % 8)
-        if _scene(cfg, "train_unbiased", i)["pos"][-1, 0] < 0  # past the left edge by the last frame
-    ]
-    assert wrapped, "no left-mover reached the edge: the wrap is not exercised"
+    W, lo, hi = cfg.width, *cfg.centre_band
+    for i in range(0, 400, 8):  # translate_left videos (label = index % 8)
+        x = _scene(cfg, "train_unbiased", i)["pos"][:, 0]
+        jumps = np.flatnonzero(np.diff(x) > 0)  # a left-mover moving right: the wrap
+        if jumps.size:
+            break
+    else:
+        raise AssertionError("no left-mover reached the band's edge: the wrap is not exercised")
+    t = int(jumps[0])
+    assert x[t] - x[t + 1] < 0 and x[t + 1] - x[t] < (hi - lo) * W  # it re-entered by less than the band
+    assert x[t] < (lo + 0.1 * (hi - lo)) * W and x[t + 1] > (hi - 0.1 * (hi - lo)) * W  # left edge -> right edge
     from tbe_lib.data.synth.scenes import actor_masks
 
-    m = actor_masks(cfg, "train_unbiased", wrapped[0])[-1]  # (H, W), last frame
-    assert m[:, -1].any(), "an actor past the left edge is drawn on the right"
+    m = actor_masks(cfg, "train_unbiased", i)  # (T, H, W)
+    cols = np.arange(W)
+    centre_before = (m[t].sum(0) * cols).sum() / m[t].sum()
+    centre_after = (m[t + 1].sum(0) * cols).sum() / m[t + 1].sum()
+    assert centre_after > centre_before, "the drawn actor did not jump to the band's right side"
 
 
 def test_frame_leak_reports_accuracy_with_an_interval_per_frame_index(smoke_bench):

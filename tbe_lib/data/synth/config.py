@@ -44,9 +44,9 @@ class SynthConfig:
     ``fps`` written in the container. ``n_<split>``: number of videos in each split (labels
     are ``index % 8``, so a multiple of 8 gives exactly balanced classes). ``bias``: the
     probability that a video of a biased split (pretrain, train, test_same) is shown on its
-    class's own photograph. ``centre_band``: where the actor is at the middle frame, as
-    ``(low, high)`` fractions of each axis (``(0.0, 1.0)``: anywhere on the torus, benchmark v2;
-    see ``scenes.py`` for the trade-off). ``camera``: ``static`` | ``jitter`` | ``pan``. ``seed``: the
+    class's own photograph. ``centre_band``: the band the actor moves in, as ``(low, high)``
+    fractions of each axis: uniform on it at every frame, wrapping from one side to the other
+    (``(0.0, 1.0)``: the whole frame's torus, benchmark v2; see ``scenes.py`` for the trade-off). ``camera``: ``static`` | ``jitter`` | ``pan``. ``seed``: the
     master seed; video ``i`` of split ``s`` is rendered from ``(seed, s, i)`` alone.
     Encoding: ``codec`` (``auto`` = ``libx264`` when PyAV's FFmpeg has it, else ``mpeg4``),
     ``gop`` (keyframe interval in frames) and ``crf`` (x264 quality; lower is better).

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["generate", "load_manifest", "load_metadata", "load_masks", "config_hash", "video_path", "add_cli", "SYNTH_VERSION"]
 
 #: Bump when rendering or layout changes, so existing folders are regenerated.
-SYNTH_VERSION = 3  # 2: 32 frames, the actor moves on a torus; 3: its centre in the central band (scenes.py)
+SYNTH_VERSION = 4  # 2: 32 frames, the actor moves on a torus; 3: its centre in the central band;
+# 4: the band is its torus (no frame index tells the class; scenes.py)
 _OURS = ("videos", "lists", "masks", "metadata.csv", "manifest.json")
 _JSON_COLUMNS = ("colour", "bboxes")
 
@@ -267,7 +268,8 @@ def add_cli(subparsers: "argparse._SubParsersAction") -> None:
         nargs=2,
         metavar=("LOW", "HIGH"),
         default=None,
-        help="where the actor is at the middle frame, fractions of each axis (preset default: 0.3 0.7; 0 1: v2's torus)",
+        help="the band the actor moves in (its torus; where it is at the middle frame), fractions of each axis "
+        "(preset default: 0.3 0.7; 0 1: the whole frame, v2)",
     )
     p.add_argument("--workers", type=int, default=None, help="processes (default: all CPUs)")
     p.add_argument("--overwrite", action="store_true", help="regenerate even if the folder matches")
