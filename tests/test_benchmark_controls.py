@@ -158,3 +158,23 @@ def test_the_centre_band_is_a_setting_checked_on_input():
     assert min(xs) < 0.2 * cfg.width and max(xs) > 0.8 * cfg.width  # anywhere on the torus (v2)
     with pytest.raises(ValueError, match="centre_band"):
         config_for("default", centre_band=(0.7, 0.3))
+
+
+def test_the_translation_speed_is_a_setting_checked_on_input():
+    """A translating actor moves ``speed`` (a fraction of the frame per frame) between frames:
+    v5's default is half v3's, and ``speed=(0, 0)`` holds it still."""
+    cfg = config_for("default")
+    fast = config_for("default", speed=[0.015, 0.03])  # a JSON list is taken as a tuple
+    assert fast.speed == (0.015, 0.03) and cfg.speed == (0.0075, 0.015)
+    for c in (cfg, fast):
+        band = (c.centre_band[1] - c.centre_band[0]) * c.width
+        for i in range(0, 80, 8):  # translate_left videos (label = index % 8)
+            x = _scene(c, "train_unbiased", i)["pos"][:, 0]
+            step = np.abs(np.diff(x))
+            step = np.minimum(step, band - step)  # a wrap into the band is a step on its torus
+            assert np.ptp(step) < 1e-9, "constant speed"
+            assert c.speed[0] * c.width - 1e-9 <= step[0] <= c.speed[1] * c.width + 1e-9
+    still = config_for("default", speed=(0.0, 0.0))
+    assert np.ptp(_scene(still, "train_unbiased", 0)["pos"], axis=0).max() == 0.0
+    with pytest.raises(ValueError, match="speed"):
+        config_for("default", speed=(0.02, 0.01))

@@ -174,6 +174,9 @@ def test_cli(tmp_path):
             "--centre-band",
             "0.2",
             "0.8",
+            "--speed",
+            "0.01",
+            "0.02",
             "--workers",
             "1",
             "--no-progress",
@@ -182,7 +185,7 @@ def test_cli(tmp_path):
     assert args.func(args) == 0
     cfg = json.loads((tmp_path / "s/manifest.json").read_text())["config"]
     assert (cfg["seed"], cfg["camera"], cfg["bias"], cfg["n_train"]) == (2, "pan", 0.75, 16)
-    assert cfg["centre_band"] == [0.2, 0.8]
+    assert cfg["centre_band"] == [0.2, 0.8] and cfg["speed"] == [0.01, 0.02]
 
 
 def test_write_video_roundtrip(tmp_path):

@@ -57,6 +57,7 @@ Typical use::
     from tbe_lib.data.synth import config_for, generate, load_metadata
     out = generate("data/synth", config_for("default", camera="static"))
 """
+
 from .config import BIASED_SPLITS, CAMERAS, CLASS_NAMES, PRESETS, SPLITS, SynthConfig, config_for
 from .generate import (
     SYNTH_VERSION,

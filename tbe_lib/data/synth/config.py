@@ -1,19 +1,11 @@
 """Configuration of the embedded background-trap benchmark: sizes, splits, classes, presets."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-__all__ = [
-    "SynthConfig",
-    "PRESETS",
-    "config_for",
-    "CLASS_NAMES",
-    "SPLITS",
-    "BIASED_SPLITS",
-    "CAMERAS",
-    "CODECS",
-]
+__all__ = ["SynthConfig", "PRESETS", "config_for", "CLASS_NAMES", "SPLITS", "BIASED_SPLITS", "CAMERAS", "CODECS"]
 
 #: The 8 motion classes. No single frame tells them apart: see ``scenes.py`` for how the
 #: per-frame distribution of position, scale and angle is made the same for all of them.
@@ -46,7 +38,8 @@ class SynthConfig:
     probability that a video of a biased split (pretrain, train, test_same) is shown on its
     class's own photograph. ``centre_band``: the band the actor moves in, as ``(low, high)``
     fractions of each axis: uniform on it at every frame, wrapping from one side to the other
-    (``(0.0, 1.0)``: the whole frame's torus, benchmark v2; see ``scenes.py`` for the trade-off). ``camera``: ``static`` | ``jitter`` | ``pan``. ``seed``: the
+    (``(0.0, 1.0)``: the whole frame's torus, benchmark v2; see ``scenes.py`` for the trade-off). ``speed``: the range of a translating actor's speed, ``(low, high)`` in units of the
+    frame's short side per frame (benchmark v5; v3 and v4 moved twice as fast). ``camera``: ``static`` | ``jitter`` | ``pan``. ``seed``: the
     master seed; video ``i`` of split ``s`` is rendered from ``(seed, s, i)`` alone.
     Encoding: ``codec`` (``auto`` = ``libx264`` when PyAV's FFmpeg has it, else ``mpeg4``),
     ``gop`` (keyframe interval in frames) and ``crf`` (x264 quality; lower is better).
@@ -63,6 +56,7 @@ class SynthConfig:
     n_test_shift: int = 400
     bias: float = 0.9
     centre_band: tuple[float, float] = (0.3, 0.7)
+    speed: tuple[float, float] = (0.0075, 0.015)
     camera: str = "static"
     seed: int = 0
     codec: str = "auto"
@@ -93,6 +87,17 @@ class SynthConfig:
                 f"SynthConfig.centre_band={self.centre_band!r}: expected (low, high) with 0 <= low <= high <= 1"
             )
         object.__setattr__(self, "centre_band", (float(band[0]), float(band[1])))  # a JSON list -> a tuple
+        speed = tuple(self.speed) if isinstance(self.speed, (list, tuple)) else ()
+        if (
+            len(speed) != 2
+            or not all(isinstance(v, (int, float)) for v in speed)
+            or not 0 <= speed[0] <= speed[1] <= 0.5
+        ):
+            raise ValueError(
+                f"SynthConfig.speed={self.speed!r}: expected (low, high) with 0 <= low <= high <= 0.5 "
+                "(fractions of the frame's short side per frame)"
+            )
+        object.__setattr__(self, "speed", (float(speed[0]), float(speed[1])))
         if self.camera not in CAMERAS:
             raise ValueError(f"SynthConfig.camera={self.camera!r}: unknown camera, expected one of {CAMERAS}")
         if self.codec not in CODECS:

@@ -1,4 +1,5 @@
 """Writing the benchmark to disk (videos, lists, metadata, masks, manifest) and reading it back."""
+
 from __future__ import annotations
 
 import argparse
@@ -30,11 +31,20 @@ from .writer import resolve_codec, write_video
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["generate", "load_manifest", "load_metadata", "load_masks", "config_hash", "video_path", "add_cli", "SYNTH_VERSION"]
+__all__ = [
+    "generate",
+    "load_manifest",
+    "load_metadata",
+    "load_masks",
+    "config_hash",
+    "video_path",
+    "add_cli",
+    "SYNTH_VERSION",
+]
 
 #: Bump when rendering or layout changes, so existing folders are regenerated.
-SYNTH_VERSION = 4  # 2: 32 frames, the actor moves on a torus; 3: its centre in the central band;
-# 4: the band is its torus (no frame index tells the class; scenes.py)
+SYNTH_VERSION = 5  # 2: 32 frames, the actor moves on a torus; 3: its centre in the central band;
+# 4: the band is its torus (no frame index tells the class); 5: half v4's translation speed (scenes.py)
 _OURS = ("videos", "lists", "masks", "metadata.csv", "manifest.json")
 _JSON_COLUMNS = ("colour", "bboxes")
 
@@ -57,7 +67,9 @@ def video_path(split: str, index: int) -> str:
     return f"videos/{split}/{index:05d}.mp4"
 
 
-def _work(cfg: SynthConfig, codec: str, out: str, split: str, indices: list[int]) -> tuple[str, list[int], list[dict], np.ndarray]:
+def _work(
+    cfg: SynthConfig, codec: str, out: str, split: str, indices: list[int]
+) -> tuple[str, list[int], list[dict], np.ndarray]:
     """Render and encode a chunk of one split; returns its metadata rows and packed masks."""
     metas, masks = [], []
     for i in indices:
@@ -65,7 +77,7 @@ def _work(cfg: SynthConfig, codec: str, out: str, split: str, indices: list[int]
         meta["path"] = video_path(split, i)
         write_video(Path(out) / meta["path"], frames, cfg.fps, codec, cfg.gop, crf=cfg.crf)
         metas.append(meta)
-        masks.append(np.packbits(mask, axis=-1))                # (T, H, ceil(W/8))
+        masks.append(np.packbits(mask, axis=-1))  # (T, H, ceil(W/8))
     return split, indices, metas, np.stack(masks)
 
 
@@ -188,15 +200,24 @@ def generate(
                     collect(*f.result())
 
     header = dict(
-        dataset="synth", num_classes=cfg.num_classes, classes=",".join(CLASS_NAMES), camera=cfg.camera,
-        bias=cfg.bias, seed=cfg.seed, frames=cfg.frames, size=f"{cfg.height}x{cfg.width}", fps=cfg.fps,
+        dataset="synth",
+        num_classes=cfg.num_classes,
+        classes=",".join(CLASS_NAMES),
+        camera=cfg.camera,
+        bias=cfg.bias,
+        seed=cfg.seed,
+        frames=cfg.frames,
+        size=f"{cfg.height}x{cfg.width}",
+        fps=cfg.fps,
     )
     rows = []
     for split in SPLITS:
         records = [VideoRecord(m["path"], m["label"]) for m in metas[split]]
         write_list(out / "lists" / f"{split}.txt", records, format="video", root="..", split=split, **header)
         (out / "masks").mkdir(exist_ok=True)
-        np.save(out / "masks" / f"{split}.npy", masks.get(split, np.zeros((0, cfg.frames, cfg.height, packed_w), np.uint8)))
+        np.save(
+            out / "masks" / f"{split}.npy", masks.get(split, np.zeros((0, cfg.frames, cfg.height, packed_w), np.uint8))
+        )
         rows.extend(metas[split])
     _write_metadata(out / "metadata.csv", rows)
     _write_manifest(out, cfg, codec, complete=True)
@@ -271,6 +292,15 @@ def add_cli(subparsers: "argparse._SubParsersAction") -> None:
         help="the band the actor moves in (its torus; where it is at the middle frame), fractions of each axis "
         "(preset default: 0.3 0.7; 0 1: the whole frame, v2)",
     )
+    p.add_argument(
+        "--speed",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        default=None,
+        help="a translating actor's speed, fractions of the frame's short side per frame "
+        "(preset default: 0.0075 0.015; benchmark v3 and v4: 0.015 0.03)",
+    )
     p.add_argument("--workers", type=int, default=None, help="processes (default: all CPUs)")
     p.add_argument("--overwrite", action="store_true", help="regenerate even if the folder matches")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -285,6 +315,8 @@ def _cli_synth(args: argparse.Namespace) -> int:
         overrides["bias"] = args.bias
     if args.centre_band is not None:
         overrides["centre_band"] = tuple(args.centre_band)
+    if args.speed is not None:
+        overrides["speed"] = tuple(args.speed)
     cfg = config_for(args.size, **overrides)
     out = generate(args.out, cfg, workers=args.workers, progress=not args.no_progress, overwrite=args.overwrite)
     m = load_manifest(out) or {}

@@ -14,7 +14,7 @@ is the frame's offset from the middle frame, ``T = frames``):
   the left (a jump of the band's width), so it never leaves the band, whatever the video's
   length. It is drawn modulo the frame (an actor near the edge shows on both sides).
 * **Motion classes** (``CLASS_NAMES``), with per-video random speeds
-  ``v ~ U[0.015, 0.03] L``/frame, ``w ~ U[8, 16]`` degrees/frame, a total log-size change
+  ``v ~ U[cfg.speed] L``/frame (default ``U[0.0075, 0.015]``), ``w ~ U[8, 16]`` degrees/frame, a total log-size change
   ``Z ~ U[0.45, 0.75]`` over the video (``k = Z / (T-1)`` per frame), a centre ``c``
   (the position at the middle frame) uniform on the band ``cfg.centre_band`` of each axis
   (default ``[0.3, 0.7]``), mid-frame angle ``a0 ~ U[0, 360)``, mid-frame size
@@ -36,14 +36,18 @@ is the frame's offset from the middle frame, ``T = frames``):
   single-frame signal is measured per frame index in chapter 2
   (:func:`tbe_lib.book.helpers.frame_leak`): within chance + 5 points at every index.
 
-  *Why a band, and why a torus of it* (``bench/bench_motion_check.py``; ``bench/RESULTS.md``,
-  "benchmark v3" and "v4"): v2 drew the centre uniformly on the whole frame's torus, which
-  balanced position at every frame, but the book's CPU backbone (``r3d_tiny``, whose last stage
-  sees a 1x1 map at 32x32) could not learn the motion wherever it happened: the supervised
-  motion check reached 13 % (chance 12.5 %). v3 kept the centre in ``[0.3, 0.7]`` (86 %; in
-  ``[0.4, 0.6]``, v1's, 86 %; in ``[0.25, 0.75]`` 56 %) but let the actor drift out of the band,
-  so the video's first frame told the class at 25.8 %. v4 wraps the actor into the band:
-  84.5 % on the motion check, no frame index beyond 15.0 %.
+  *Why a band, a torus of it, and this speed* (``bench/bench_motion_check.py``;
+  ``bench/RESULTS.md``, "benchmark v3" to "v5"): v2 drew the centre uniformly on the whole
+  frame's torus, which balanced position at every frame, but the book's CPU backbone
+  (``r3d_tiny``, whose last stage sees a 1x1 map at 32x32) could not learn the motion wherever
+  it happened: the supervised motion check reached 13 % (chance 12.5 %). v3 kept the centre in
+  ``[0.3, 0.7]`` (86 %; in ``[0.4, 0.6]``, v1's, 86 %; in ``[0.25, 0.75]`` 56 %) but let the
+  actor drift out of the band, so the video's first frame told the class at 25.8 %. v4 wrapped
+  the actor into the band (no frame index beyond 15.0 %) at v3's speed, ``U[0.015, 0.03] L``:
+  a translating actor then jumped across the band in about 4 of 5 of the ``cpu`` book's clips
+  (8 frames at stride 2) and the positive control's motion probe fell from 39.8 % to 22.7 %,
+  no longer clearly above random init. v5 (this one) halves the speed: a jump in about 2 of
+  5 clips, and the control back clearly above random init (``bench/RESULTS.md``, "v5").
 * **Background.** A random crop (side ``U[0.35, 0.9]`` of the photo's short side, random
   position) of one photograph, resized (anti-aliased) to the frame plus a camera margin.
 * **Camera.** ``static``: no motion. ``jitter``: an independent offset per frame,
@@ -59,6 +63,7 @@ is the frame's offset from the middle frame, ``T = frames``):
   ``train_unbiased`` draws uniformly from all 14 photographs, ``test_shift`` uniformly
   from the 6 neutral ones: in both the background is independent of the class.
 """
+
 from __future__ import annotations
 
 import colorsys
@@ -103,25 +108,29 @@ _PHOTO_FILES: dict[str, str] = {
 }
 #: ``OWN_BACKGROUNDS[c]``: the photograph that class ``c`` is biased towards.
 OWN_BACKGROUNDS: tuple[str, ...] = (
-    "astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "retina", "camera", "brick",
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "hubble_deep_field",
+    "retina",
+    "camera",
+    "brick",
 )
 #: Photographs never used as any class's own: the "other" backgrounds of biased splits
 #: and the only backgrounds of ``test_shift``.
-NEUTRAL_BACKGROUNDS: tuple[str, ...] = (
-    "immunohistochemistry", "motorcycle", "colorwheel", "grass", "gravel", "coins",
-)
+NEUTRAL_BACKGROUNDS: tuple[str, ...] = ("immunohistochemistry", "motorcycle", "colorwheel", "grass", "gravel", "coins")
 assert len(OWN_BACKGROUNDS) == len(CLASS_NAMES)
 
 # Scene constants (documented in the module docstring).
-_SPEED = (0.015, 0.03)          # translation, L per frame
-_SPIN = (8.0, 16.0)             # degrees per frame
-_ZOOM = (0.45, 0.75)            # log-size change over the whole video
-_SIZE = (0.26, 0.40)            # actor side at the middle frame, L (log-uniform)
-_CROP = (0.35, 0.9)             # background crop side, fraction of the photo's short side
+_SPIN = (8.0, 16.0)  # degrees per frame
+_ZOOM = (0.45, 0.75)  # log-size change over the whole video
+_SIZE = (0.26, 0.40)  # actor side at the middle frame, L (log-uniform)
+_CROP = (0.35, 0.9)  # background crop side, fraction of the photo's short side
 _JITTER_STD, _JITTER_MAX = 0.03, 0.08
 _PAN = (0.008, 0.016)
-_OUTLINE = 0.7                  # how much the outline darkens the background
-_MASK_THRESHOLD = 0.5           # actor mask: outlined alpha >= this
+_OUTLINE = 0.7  # how much the outline darkens the background
+_MASK_THRESHOLD = 0.5  # actor mask: outlined alpha >= this
 
 
 def background_names() -> tuple[str, ...]:
@@ -171,7 +180,7 @@ def _digits() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     d = load_digits()
     glyph = np.clip(d.images.astype(np.float32) / 12.0, 0.0, 1.0)  # (N, 8, 8); 12/16 is opaque
-    glyph = np.pad(glyph, ((0, 0), (2, 2), (2, 2)))                  # zero border for sampling
+    glyph = np.pad(glyph, ((0, 0), (2, 2), (2, 2)))  # zero border for sampling
     outline = grey_dilation(glyph, size=(1, 3, 3))
     return glyph, outline, d.target.astype(np.int64)
 
@@ -233,7 +242,7 @@ def _scene(cfg: SynthConfig, split: str, index: int) -> dict[str, Any]:
     L = float(min(H, W))
     label = index % cfg.num_classes
     name = CLASS_NAMES[label]
-    tt = np.arange(T, dtype=np.float64) - (T - 1) / 2          # (T,)
+    tt = np.arange(T, dtype=np.float64) - (T - 1) / 2  # (T,)
 
     # Background choice.
     n_own = len(OWN_BACKGROUNDS)
@@ -247,7 +256,7 @@ def _scene(cfg: SynthConfig, split: str, index: int) -> dict[str, Any]:
     else:  # test_shift
         bg_id = n_own + neutral
     crop_frac = rng.uniform(*_CROP)
-    crop_pos = rng.uniform(size=2)                             # (y, x) in [0, 1)
+    crop_pos = rng.uniform(size=2)  # (y, x) in [0, 1)
 
     # Actor appearance.
     digit_index = int(rng.integers(len(_digits()[0])))
@@ -257,20 +266,20 @@ def _scene(cfg: SynthConfig, split: str, index: int) -> dict[str, Any]:
     # Motion parameters (all classes draw the same quantities).
     lo, hi = cfg.centre_band  # the actor's place at the middle frame, a fraction of each axis
     centre = (lo + (hi - lo) * rng.uniform(size=2)) * np.array([W, H])  # (x, y) px
-    speed = rng.uniform(*_SPEED) * L
+    speed = rng.uniform(*cfg.speed) * L
     spin = math.radians(rng.uniform(*_SPIN))
     zoom = rng.uniform(*_ZOOM) / (T - 1)
     angle0 = rng.uniform(0.0, 2 * math.pi)
     size0 = math.exp(rng.uniform(math.log(_SIZE[0]), math.log(_SIZE[1]))) * L
     o = (rng.integers(T) - (T - 1) / 2) * rng.choice([-1.0, 1.0])
 
-    pos = np.broadcast_to(centre, (T, 2)).copy()               # (T, 2) scene (x, y) px, before wrapping
+    pos = np.broadcast_to(centre, (T, 2)).copy()  # (T, 2) scene (x, y) px, before wrapping
     angle = np.full(T, angle0)
     log_size = np.full(T, math.log(size0) + o * zoom)
     if name.startswith("translate"):
         d = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}[name.split("_")[1]]
         pos += tt[:, None] * speed * np.array(d, dtype=np.float64)
-        # The band is a torus of its own (v4): leaving it on one side is entering it on the other,
+        # The band is a torus of its own (v4, v5): leaving it on one side is entering it on the other,
         # so the position is uniform on the band at every frame, for every class.
         start, width = lo * np.array([W, H]), (hi - lo) * np.array([W, H])
         pos = np.where(width > 0, start + np.mod(pos - start, np.where(width > 0, width, 1.0)), pos)
@@ -292,10 +301,26 @@ def _scene(cfg: SynthConfig, split: str, index: int) -> dict[str, Any]:
     margin = _margin(cfg)
 
     return dict(
-        label=label, class_name=name, bg_id=bg_id, crop_frac=crop_frac, crop_pos=crop_pos,
-        digit_index=digit_index, colour=colour, centre=centre, speed=speed, spin=spin, zoom=zoom,
-        angle0=angle0, size0=size0, pos=pos, angle=angle, size=np.exp(log_size), cam=cam,
-        cam_speed=cam_speed, cam_dir=cam_dir, margin=margin,
+        label=label,
+        class_name=name,
+        bg_id=bg_id,
+        crop_frac=crop_frac,
+        crop_pos=crop_pos,
+        digit_index=digit_index,
+        colour=colour,
+        centre=centre,
+        speed=speed,
+        spin=spin,
+        zoom=zoom,
+        angle0=angle0,
+        size0=size0,
+        pos=pos,
+        angle=angle,
+        size=np.exp(log_size),
+        cam=cam,
+        cam_speed=cam_speed,
+        cam_dir=cam_dir,
+        margin=margin,
     )
 
 
@@ -303,19 +328,19 @@ def _actor_alpha(cfg: SynthConfig, sc: dict[str, Any]) -> tuple[np.ndarray, np.n
     """Per-frame glyph alpha and outline alpha, each (T, H, W) float32 in [0, 1]."""
     H, W = cfg.height, cfg.width
     glyph, outline, _ = _digits()
-    p = sc["pos"] - sc["cam"]                                   # (T, 2) image (x, y) px
+    p = sc["pos"] - sc["cam"]  # (T, 2) image (x, y) px
     ys, xs = np.meshgrid(np.arange(H, dtype=np.float64) + 0.5, np.arange(W, dtype=np.float64) + 0.5, indexing="ij")
     # Offsets to the actor's centre on the torus: the nearest copy of the actor, in [-W/2, W/2).
     dx = np.mod(xs[None] - p[:, 0, None, None] + W / 2, W) - W / 2  # (T, H, W)
     dy = np.mod(ys[None] - p[:, 1, None, None] + H / 2, H) - H / 2
     c = np.cos(sc["angle"])[:, None, None]
     s = np.sin(sc["angle"])[:, None, None]
-    k = (8.0 / sc["size"])[:, None, None]                       # digit pixels per image pixel
+    k = (8.0 / sc["size"])[:, None, None]  # digit pixels per image pixel
     # Inverse rotation (positive angle = clockwise on screen, y pointing down).
-    u = (c * dx + s * dy) * k + 5.5                             # digit x, in the padded 12x12 glyph
+    u = (c * dx + s * dy) * k + 5.5  # digit x, in the padded 12x12 glyph
     v = (-s * dx + c * dy) * k + 5.5
     both = np.stack([glyph[sc["digit_index"]], outline[sc["digit_index"]]], -1)  # (12, 12, 2)
-    ao = _bilinear(both, v, u)                                  # (T, H, W, 2)
+    ao = _bilinear(both, v, u)  # (T, H, W, 2)
     a = np.ascontiguousarray(ao[..., 0])
     return a, np.maximum(a, ao[..., 1])
 
@@ -344,22 +369,22 @@ def _render(cfg: SynthConfig, split: str, index: int) -> tuple[np.ndarray, np.nd
         frames = np.broadcast_to(canvas[m : m + H, m : m + W], (T, H, W, 3))
     else:
         ys, xs = np.meshgrid(np.arange(H, dtype=np.float64), np.arange(W, dtype=np.float64), indexing="ij")
-        by = ys[None] + m + sc["cam"][:, 1, None, None]         # (T, H, W)
+        by = ys[None] + m + sc["cam"][:, 1, None, None]  # (T, H, W)
         bx = xs[None] + m + sc["cam"][:, 0, None, None]
-        frames = _bilinear(canvas, by, bx)                      # (T, H, W, 3)
+        frames = _bilinear(canvas, by, bx)  # (T, H, W, 3)
 
-    alpha, outline = _actor_alpha(cfg, sc)                      # (T, H, W) each
+    alpha, outline = _actor_alpha(cfg, sc)  # (T, H, W) each
     frames = frames * (1 - _OUTLINE * outline[..., None])
     frames = frames * (1 - alpha[..., None]) + sc["colour"] * alpha[..., None]
     frames = np.clip(np.rint(frames * 255.0), 0, 255).astype(np.uint8)
-    mask = outline >= _MASK_THRESHOLD                           # (T, H, W) bool
+    mask = outline >= _MASK_THRESHOLD  # (T, H, W) bool
     return frames, mask, sc
 
 
 def _bboxes(mask: np.ndarray) -> list[list[int]]:
     """Per-frame ``[x0, y0, x1, y1]`` (inclusive pixel bounds) of a (T, H, W) mask;
     ``[-1, -1, -1, -1]`` for a frame where the actor is out of view."""
-    rows, cols = mask.any(axis=2), mask.any(axis=1)             # (T, H), (T, W)
+    rows, cols = mask.any(axis=2), mask.any(axis=1)  # (T, H), (T, W)
     H, W = mask.shape[1:]
     y0 = rows.argmax(1)
     y1 = H - 1 - rows[:, ::-1].argmax(1)
@@ -400,9 +425,7 @@ def _describe(cfg: SynthConfig, split: str, index: int, sc: dict[str, Any], mask
     }
 
 
-def render_video_with_masks(
-    cfg: SynthConfig, split: str, index: int
-) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def render_video_with_masks(cfg: SynthConfig, split: str, index: int) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """:func:`render_video` plus the actor masks, bool (T, H, W), from one rendering."""
     frames, mask, sc = _render(cfg, split, index)
     return frames, mask, _describe(cfg, split, index, sc, mask)

@@ -1,4 +1,5 @@
 """Encoding frames to a compressed video file with PyAV."""
+
 from __future__ import annotations
 
 import functools
@@ -32,13 +33,7 @@ def resolve_codec(codec: str = "auto") -> str:
 
 
 def write_video(
-    path: str | os.PathLike,
-    frames: np.ndarray,
-    fps: int,
-    codec: str = "auto",
-    gop: int = 8,
-    *,
-    crf: int = 12,
+    path: str | os.PathLike, frames: np.ndarray, fps: int, codec: str = "auto", gop: int = 8, *, crf: int = 12
 ) -> Path:
     """Write ``frames`` (uint8 (T, H, W, 3) RGB, H and W even) to ``path`` (an .mp4),
     yuv420p, a keyframe every ``gop`` frames, high quality (x264 ``crf``; for ``mpeg4`` a

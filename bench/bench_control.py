@@ -1,0 +1,106 @@
+"""How fast may the actor move? The positive control against random init, and the single-frame
+leak, per translation speed of the benchmark.
+
+    .venv/bin/python bench/bench_control.py [--speeds 0.015:0.03 0.0075:0.015] [--seeds 0 1 2]
+                                            [--out bench/results/bench_control.json]
+
+For each ``speed`` range (``SynthConfig.speed``: fractions of the frame's short side per frame;
+benchmark v4 moved at ``0.015:0.03``, v5 at ``0.0075:0.015``) it renders the default benchmark
+(static camera; the band a torus, so no frame index tells the class), measures ``frame_leak``
+on ``test_shift``, and runs the ``cpu`` profile's ``pan_direction`` pretraining (the positive
+control) and the probes of it and of random init, for each seed, as chapters 3 and 4 do
+(``run_comparison`` with the rows ``random`` and ``pan_direction``, stages pretrain and
+retrieve). It prints, per speed, the motion probe on ``test_shift`` of both rows per seed and
+the paired difference with its 95 % t interval, the number that chapter 7 needs above zero.
+On 2 cores: about 3 minutes per speed for 3 seeds. Benchmark v5 took the speed at which the
+control clears random init most clearly (``bench/RESULTS.md``, "benchmark v5").
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tbe_lib.book.helpers import frame_leak  # noqa: E402
+from tbe_lib.data.synth import config_for, generate  # noqa: E402
+from tbe_lib.experiment import profile_config, run_comparison  # noqa: E402
+
+ROWS = ("random", "pan_direction")
+
+
+def measure(speed: tuple[float, float], seeds: list[int], work: Path) -> dict:
+    name = f"{speed[0]}-{speed[1]}"
+    t0 = time.perf_counter()
+    data = generate(work / f"data-{name}", config_for("default", speed=speed), progress=False)
+    leak = frame_leak(data / "lists" / "test_shift.txt")
+    # The rendered folder is used as it is (synthetic=False: run_comparison would re-render the preset).
+    cfg = profile_config(
+        "cpu",
+        {"data_dirs": {"static": str(data)}, "synthetic": False, "out_dir": str(work / f"runs-{name}"), "rows": ROWS},
+    )
+    cfg = dataclasses.replace(cfg, conditions={"static": tuple(seeds)})
+    out = run_comparison(cfg, stages=("pretrain", "retrieve"))
+    motion = {
+        row: [
+            json.loads((out / f"static/seed{s}/retrieval_{row}/retrieval.json").read_text())["motion_probe"][
+                "accuracy"
+            ]["test_shift"]
+            for s in seeds
+        ]
+        for row in ROWS
+    }
+    diff = np.array(motion["pan_direction"]) - np.array(motion["random"])
+    half = (
+        float(stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff)))
+        if len(diff) > 1
+        else float("nan")
+    )
+    return {
+        "speed": list(speed),
+        "seeds": seeds,
+        "motion_probe_test_shift": motion,
+        "pan_minus_random": round(float(diff.mean()), 2),
+        "interval": [round(float(diff.mean()) - half, 2), round(float(diff.mean()) + half, 2)],
+        "leak_max": round(100 * float(leak.accuracy.max()), 1),
+        "leak_max_frame": int(leak.frame[leak.accuracy.idxmax()]),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--speeds", nargs="+", default=["0.015:0.03", "0.00975:0.0195", "0.0075:0.015", "0.00525:0.0105"])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "bench_control.json")
+    args = ap.parse_args(argv)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="tbe-speed-") as tmp:
+        for text in args.speeds:
+            speed = (float(text.split(":")[0]), float(text.split(":")[1]))
+            row = measure(speed, args.seeds, Path(tmp))
+            rows.append(row)
+            m = row["motion_probe_test_shift"]
+            print(
+                f"speed {speed[0]}-{speed[1]}: motion probe random {m['random']}, pan {m['pan_direction']}; "
+                f"pan - random {row['pan_minus_random']:+.1f} [{row['interval'][0]:+.1f}, {row['interval'][1]:+.1f}]; "
+                f"single frame max {row['leak_max']:.1f} % (index {row['leak_max_frame']}); {row['seconds']:.0f} s",
+                flush=True,
+            )
+    args.out.write_text(json.dumps({"rows": rows}, indent=1) + "\n")
+    print(f"-> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
