@@ -8,12 +8,24 @@
 * :mod:`.decode`, :mod:`.sampling`, :mod:`.dataset`: on-the-fly decoding with PyAV (or JPEG
   frames), clip sampling, :class:`~tbe_lib.data.dataset.ClipDataset` and ``build_loader``.
 """
+
 from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    **{n: ".dataset" for n in ("BE_VIEWS", "MOCO_VIEWS", "ClipBatch", "ClipDataset", "ClipSample", "ClipSampler",
-                               "build_loader", "collate_clips")},
+    **{
+        n: ".dataset"
+        for n in (
+            "BE_VIEWS",
+            "MOCO_VIEWS",
+            "ClipBatch",
+            "ClipDataset",
+            "ClipSample",
+            "ClipSampler",
+            "build_loader",
+            "collate_clips",
+        )
+    },
     **{n: ".listfile" for n in ("ListFormatError", "VideoList", "VideoRecord", "read_list", "write_list")},
 }
 __all__ = sorted(_EXPORTS)

@@ -1,4 +1,5 @@
 """``tbe data ...``: the data sub-commands (embedded benchmark, list builders, re-encoding)."""
+
 from __future__ import annotations
 
 import argparse

@@ -60,6 +60,7 @@ data such as the embedded benchmark. Each worker process has its own cache (so m
 multiplied by the number of workers); :func:`build_loader` uses persistent workers so the
 caches survive across epochs.
 """
+
 from __future__ import annotations
 
 import math
@@ -84,11 +85,19 @@ from torch.utils.data import (
     get_worker_info,
 )
 
-from .decode import (Backend, DecodeError, FrameCountError, probe_num_frames, read_frames_clip, read_video_all,
-                     read_video_clip, read_video_sampled)
+from .decode import (
+    Backend,
+    DecodeError,
+    FrameCountError,
+    probe_num_frames,
+    read_frames_clip,
+    read_video_all,
+    read_video_clip,
+    read_video_sampled,
+)
 from .listfile import VideoList, read_list
-from .synth.masks import ActorMasks
 from .sampling import ShortPolicy, ShortVideoError, center_clip, clip_span, other_time_clip, random_clip, uniform_clips
+from .synth.masks import ActorMasks
 
 __all__ = [
     "ViewKind",
@@ -198,8 +207,9 @@ def _empty_like_batch(first: Tensor, shape: tuple[int, ...], collate: bool) -> T
     return torch.empty(shape, dtype=first.dtype)
 
 
-def stack_clips(clips: Sequence[Tensor], sizes: Sequence[Tensor | None] | None = None, *,
-                collate: bool = False) -> tuple[Tensor, Tensor]:
+def stack_clips(
+    clips: Sequence[Tensor], sizes: Sequence[Tensor | None] | None = None, *, collate: bool = False
+) -> tuple[Tensor, Tensor]:
     """Stack clips ``(..., C, T, H_i, W_i)`` into ``(N, ..., C, T, H, W)`` and their valid
     sizes into ``(N, ..., 2)`` int64 (the one stacking path of items and batches).
 
@@ -219,8 +229,10 @@ def stack_clips(clips: Sequence[Tensor], sizes: Sequence[Tensor | None] | None =
         return torch.stack(clips), valid
     lead = {tuple(c.shape[:-2]) for c in clips}
     if len(lead) != 1:
-        raise ValueError(f"cannot stack clips of shapes {sorted(shapes)}: only the frame size (H, W) may differ "
-                         "(the same number of views, channels and frames is needed)")
+        raise ValueError(
+            f"cannot stack clips of shapes {sorted(shapes)}: only the frame size (H, W) may differ "
+            "(the same number of views, channels and frames is needed)"
+        )
     H, W = max(c.shape[-2] for c in clips), max(c.shape[-1] for c in clips)
     out = _empty_like_batch(clips[0], (len(clips), *next(iter(lead)), H, W), collate)
     dst_all = out.numpy()  # NumPy copies: single-threaded, no intra-op stalls on busy cores
@@ -299,7 +311,9 @@ class ClipDataset(Dataset):
             raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
         for view in ("other_video", "actor_swap"):
             if view in self.sampler.views and len(self.videos) < 2:
-                raise ValueError(f"the view {view!r} needs at least 2 videos; {self.videos.source} has {len(self.videos)}")
+                raise ValueError(
+                    f"the view {view!r} needs at least 2 videos; {self.videos.source} has {len(self.videos)}"
+                )
         self._masks: ActorMasks | None = None
         if "actor_swap" in self.sampler.views:
             self._masks = ActorMasks.for_videos([self.videos.resolve(r) for r in self.videos.records])
@@ -357,8 +371,12 @@ class ClipDataset(Dataset):
     def _count_while_reading(self, index: int) -> bool:
         """A video file whose frame count is not known yet and is not cached whole: its
         count is read from the container it is decoded from (no separate probe)."""
-        return (not self.cache and self.videos.format == "video" and index not in self._num_frames
-                and self.videos.records[index].num_frames is None)
+        return (
+            not self.cache
+            and self.videos.format == "video"
+            and index not in self._num_frames
+            and self.videos.records[index].num_frames is None
+        )
 
     def _full_video(self, index: int) -> Tensor:
         if index not in self._videos_cache:
@@ -394,6 +412,7 @@ class ClipDataset(Dataset):
         their frame indices ``(N, T)``."""
         s = self.sampler
         path = self.path(index)
+
         def choose(n: int) -> np.ndarray:
             idx = self._anchor_indices(n, rng)  # (N, T)
             if other_time:
@@ -404,8 +423,9 @@ class ClipDataset(Dataset):
         for attempt in range(3):
             try:
                 if self._count_while_reading(index):  # one opening of the file: count, sample, decode
-                    frames, idx, n = read_video_sampled(path, choose, resize=self.resize, backend=self.backend,
-                                                        threads=self.threads)
+                    frames, idx, n = read_video_sampled(
+                        path, choose, resize=self.resize, backend=self.backend, threads=self.threads
+                    )
                     self._num_frames[index] = n
                 else:
                     idx = choose(self.num_frames(index))
@@ -552,17 +572,27 @@ class BadFileLog:
             raise TooManyBadFiles(
                 f"{self.where or 'data'}: {len(self.files)} of {self.dataset_size} videos could not be read "
                 f"(first: {sorted(self.files)[:5]}), more than the limit of {self.limit:.0%}; fix or remove them "
-                "from the list, or raise the limit (DataConfig.skip_limit)")
+                "from the list, or raise the limit (DataConfig.skip_limit)"
+            )
 
     def end_epoch(self, epoch: int) -> dict[str, Any] | None:
         skipped, self.epoch_paths = self.epoch_paths, []
         if not skipped:
             return None
         bad = sorted(set(skipped))
-        warnings.warn(f"{self.where + ': ' if self.where else ''}epoch {epoch}: {len(skipped)} items were replaced "
-                      f"because of {len(bad)} bad files (first: {bad[:5]})", RuntimeWarning, stacklevel=3)
-        return {"epoch": epoch, "skipped_clips": len(skipped), "bad_files": len(bad), "first_bad": bad[:5],
-                "skipped": skipped}
+        warnings.warn(
+            f"{self.where + ': ' if self.where else ''}epoch {epoch}: {len(skipped)} items were replaced "
+            f"because of {len(bad)} bad files (first: {bad[:5]})",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return {
+            "epoch": epoch,
+            "skipped_clips": len(skipped),
+            "bad_files": len(bad),
+            "first_bad": bad[:5],
+            "skipped": skipped,
+        }
 
 
 class ClipLoader:
@@ -637,11 +667,18 @@ def build_loader(
     if sampler is not None:
         if pin_memory == "auto":
             pin_memory = torch.cuda.is_available()
-        loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
-                            collate_fn=collate_fn, pin_memory=bool(pin_memory), persistent_workers=workers > 0,
-                            worker_init_fn=seed_worker if workers > 0 else None,
-                            generator=torch.Generator().manual_seed(seed + 1),
-                            prefetch_factor=prefetch_factor if workers > 0 else None)
+        loader = DataLoader(
+            dataset,
+            batch_size=batch_size,
+            sampler=sampler,
+            num_workers=workers,
+            collate_fn=collate_fn,
+            pin_memory=bool(pin_memory),
+            persistent_workers=workers > 0,
+            worker_init_fn=seed_worker if workers > 0 else None,
+            generator=torch.Generator().manual_seed(seed + 1),
+            prefetch_factor=prefetch_factor if workers > 0 else None,
+        )
         return ClipLoader(loader, None, bad_files)
     if distributed:
         if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
@@ -667,5 +704,8 @@ def build_loader(
         generator=torch.Generator().manual_seed(seed + 1),
         prefetch_factor=prefetch_factor if workers > 0 else None,
     )
-    return ClipLoader(loader, keyed if keyed is not None else (base if hasattr(base, "set_epoch") else None),  # type: ignore[arg-type]
-                      bad_files)
+    return ClipLoader(
+        loader,
+        keyed if keyed is not None else (base if hasattr(base, "set_epoch") else None),  # type: ignore[arg-type]
+        bad_files,
+    )

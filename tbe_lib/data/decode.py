@@ -30,6 +30,7 @@ for an unreadable or corrupt one, :class:`FrameCountError` (a :class:`DecodeErro
 video ends before a requested frame (its header over-counted); it carries ``available``,
 the number of frames actually decoded, so that callers can resample.
 """
+
 from __future__ import annotations
 
 import os
@@ -343,9 +344,7 @@ def _read_torchcodec(path: Path, needed: np.ndarray, resize: int | None, threads
     dec = _open_torchcodec(path, threads)
     n = int(dec.metadata.num_frames or 0)
     if n and int(needed[-1]) >= n:
-        raise FrameCountError(
-            f"video {path} has {n} frames, before requested frame {int(needed[-1])}", available=n
-        )
+        raise FrameCountError(f"video {path} has {n} frames, before requested frame {int(needed[-1])}", available=n)
     try:
         data = dec.get_frames_at(indices=[int(i) for i in needed]).data  # (T', C, H, W)
     except (IndexError, RuntimeError) as e:

@@ -19,6 +19,7 @@ prepare`` for its inputs):
    to the reader (``--root``) if any, else the ``# root:`` header (itself relative to the
    list's folder when it is a relative path), else the list's own folder.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,7 +27,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Literal
 
-__all__ = ["resolve_list", "VideoRecord", "VideoList", "read_list", "write_list", "class_names", "list_root", "ListFormatError"]
+__all__ = [
+    "resolve_list",
+    "VideoRecord",
+    "VideoList",
+    "read_list",
+    "write_list",
+    "class_names",
+    "list_root",
+    "ListFormatError",
+]
 
 ListFormat = Literal["video", "frames"]
 DEFAULT_TEMPLATE = "img_{:05d}.jpg"
@@ -77,10 +87,7 @@ class VideoList:
 
 
 def read_list(
-    path: str | os.PathLike,
-    root: str | os.PathLike | None = None,
-    *,
-    allow_empty: bool = False,
+    path: str | os.PathLike, root: str | os.PathLike | None = None, *, allow_empty: bool = False
 ) -> VideoList:
     """Read a list file (either format, with or without header).
 
@@ -112,7 +119,8 @@ def read_list(
         if fmt == "video" and len(parts) == 3 and parts[1].isdigit():
             raise ListFormatError(
                 f"{path}:{lineno}: {raw!r} has 3 columns, but a video list has 2 ('<path> <label>'); remove the extra "
-                "column, or declare '# format: frames' for frame folders ('<frame_dir> <num_frames> <label>')")
+                "column, or declare '# format: frames' for frame folders ('<frame_dir> <num_frames> <label>')"
+            )
         try:
             if fmt == "video":
                 p, lab = line.rsplit(maxsplit=1)
@@ -133,13 +141,17 @@ def read_list(
         if records[-1].label < 0:
             raise ListFormatError(f"{path}:{lineno}: negative label in {raw!r}; labels are 0-based")
         if records[-1].path in first_line:
-            raise ListFormatError(f"{path}:{lineno}: {records[-1].path} is listed again (first on line "
-                                  f"{first_line[records[-1].path]}); remove the duplicate line")
+            raise ListFormatError(
+                f"{path}:{lineno}: {records[-1].path} is listed again (first on line "
+                f"{first_line[records[-1].path]}); remove the duplicate line"
+            )
         first_line[records[-1].path] = lineno
         n_classes = _declared_classes(meta)
         if n_classes is not None and records[-1].label >= n_classes:
-            raise ListFormatError(f"{path}:{lineno}: label {records[-1].label} in {raw!r} is outside the "
-                                  f"{n_classes} classes the header declares (labels are 0..{n_classes - 1})")
+            raise ListFormatError(
+                f"{path}:{lineno}: label {records[-1].label} in {raw!r} is outside the "
+                f"{n_classes} classes the header declares (labels are 0..{n_classes - 1})"
+            )
     if not records and not allow_empty:
         raise ListFormatError(f"{path}: the list is empty (no video lines); check the split or the builder's output")
     return VideoList(
@@ -162,8 +174,9 @@ def _declared_classes(meta: dict[str, str]) -> int | None:
     return None
 
 
-def list_root(list_file: str | os.PathLike, header_root: str | None = None,
-              root: str | os.PathLike | None = None) -> Path:
+def list_root(
+    list_file: str | os.PathLike, header_root: str | None = None, root: str | os.PathLike | None = None
+) -> Path:
     """The folder a list's relative paths are joined to: ``root`` when given (e.g. ``--root``,
     relative to the working directory), else the header's ``# root:`` (relative to the list's
     folder when not absolute), else the list's folder."""
@@ -231,17 +244,23 @@ def resolve_list(source: str | os.PathLike, split: str) -> Path:
     if "{split}" in text:
         p = Path(text.replace("{split}", split))
         if not p.is_file():
-            raise FileNotFoundError(f"no {split!r} list: {p} (from the template {text}) does not exist; build the "
-                                    "lists with 'tbe data lists DATASET --annotations ... --root ...' (data_lists/README.md)")
+            raise FileNotFoundError(
+                f"no {split!r} list: {p} (from the template {text}) does not exist; build the "
+                "lists with 'tbe data lists DATASET --annotations ... --root ...' (data_lists/README.md)"
+            )
         return p
     p = Path(source)
     if p.is_dir():
         lst = p / "lists" / f"{split}.txt"
         if not lst.is_file():
-            raise FileNotFoundError(f"{p} has no list {lst.relative_to(p)}; is it a folder made by 'tbe data synth'? "
-                                    f"Available: {sorted(x.name for x in (p / 'lists').glob('*.txt')) if (p / 'lists').is_dir() else 'none'}")
+            raise FileNotFoundError(
+                f"{p} has no list {lst.relative_to(p)}; is it a folder made by 'tbe data synth'? "
+                f"Available: {sorted(x.name for x in (p / 'lists').glob('*.txt')) if (p / 'lists').is_dir() else 'none'}"
+            )
         return lst
     if not p.exists():
-        raise FileNotFoundError(f"data not found: {p}. Build the embedded benchmark with "
-                                f"'tbe data synth --out {p}' or pass a list file (see data_lists/README.md)")
+        raise FileNotFoundError(
+            f"data not found: {p}. Build the embedded benchmark with "
+            f"'tbe data synth --out {p}' or pass a list file (see data_lists/README.md)"
+        )
     return p

@@ -11,6 +11,7 @@ the videos (or frame folders) under ``root`` and writes the lists with
 are documented in ``data_lists/README.md``. Every failure is a :class:`ListBuildError`
 naming the file involved.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,21 +39,45 @@ class DatasetInfo:
 
 DATASETS: dict[str, DatasetInfo] = {
     "ucf101": DatasetInfo(("video", "frames"), 3, description="UCF101: classInd.txt, trainlist0N.txt, testlist0N.txt"),
-    "hmdb51": DatasetInfo(("video", "frames"), 3, description="HMDB51: testTrainMulti_7030_splits/<class>_test_splitN.txt"),
+    "hmdb51": DatasetInfo(
+        ("video", "frames"), 3, description="HMDB51: testTrainMulti_7030_splits/<class>_test_splitN.txt"
+    ),
     "diving48": DatasetInfo(("video", "frames"), 1, description="Diving48 V2: Diving48_V2_{train,test}.json"),
-    "kinetics400": DatasetInfo(("video", "frames"), 1, allow_missing_default=True,
-                               description="Kinetics-400: train.csv, validate.csv (test.csv if labelled)"),
-    "sth_v1": DatasetInfo(("frames",), 1, default_template="{:05d}.jpg",
-                          description="Something-Something v1: something-something-v1-{labels,train,validation}.csv"),
-    "sth_v2": DatasetInfo(("video", "frames"), 1,
-                          description="Something-Something v2: something-something-v2-{labels,train,validation}.json"),
-    "hmdb51_sta": DatasetInfo(("video", "frames"), 3, needs_annotations=False,
-                              description="HMDB51-STA: <root>/<class>/<video>, HMDB51 split files optional"),
-    "actor_hmdb51": DatasetInfo(("video", "frames"), 3, needs_annotations=False,
-                                description="Actor-HMDB51: <root>/<class>/<video>, HMDB51 split files optional"),
-    "folder": DatasetInfo(("video", "frames"), 1, needs_annotations=False,
-                          description="any videos laid out as <root>/<class>/<video>: one 'all' list, labels = "
-                                      "class folders sorted"),
+    "kinetics400": DatasetInfo(
+        ("video", "frames"),
+        1,
+        allow_missing_default=True,
+        description="Kinetics-400: train.csv, validate.csv (test.csv if labelled)",
+    ),
+    "sth_v1": DatasetInfo(
+        ("frames",),
+        1,
+        default_template="{:05d}.jpg",
+        description="Something-Something v1: something-something-v1-{labels,train,validation}.csv",
+    ),
+    "sth_v2": DatasetInfo(
+        ("video", "frames"),
+        1,
+        description="Something-Something v2: something-something-v2-{labels,train,validation}.json",
+    ),
+    "hmdb51_sta": DatasetInfo(
+        ("video", "frames"),
+        3,
+        needs_annotations=False,
+        description="HMDB51-STA: <root>/<class>/<video>, HMDB51 split files optional",
+    ),
+    "actor_hmdb51": DatasetInfo(
+        ("video", "frames"),
+        3,
+        needs_annotations=False,
+        description="Actor-HMDB51: <root>/<class>/<video>, HMDB51 split files optional",
+    ),
+    "folder": DatasetInfo(
+        ("video", "frames"),
+        1,
+        needs_annotations=False,
+        description="any videos laid out as <root>/<class>/<video>: one 'all' list, labels = class folders sorted",
+    ),
 }
 
 
@@ -97,7 +122,9 @@ def build_lists(
     if not 1 <= split <= info.splits:
         raise ListBuildError(f"{dataset}: split {split} does not exist (official splits: 1..{info.splits})")
     if annotations is None and info.needs_annotations:
-        raise ListBuildError(f"{dataset}: the official annotation files are required (--annotations); {info.description}")
+        raise ListBuildError(
+            f"{dataset}: the official annotation files are required (--annotations); {info.description}"
+        )
     ann_path = Path(annotations) if annotations is not None else None
     root = Path(root)
     from tbe_lib.data.builders import diving48, hmdb51, kinetics, sth, ucf101
@@ -117,7 +144,9 @@ def build_lists(
         ann = sth.build_v2(ann_path)
     elif dataset == "folder":
         if ann_path is not None:
-            raise ListBuildError("folder: takes no annotation files; the class is the video's top-level folder under --root")
+            raise ListBuildError(
+                "folder: takes no annotation files; the class is the video's top-level folder under --root"
+            )
         ann = class_folders(root, format=format, dataset=dataset)
     else:  # hmdb51_sta, actor_hmdb51
         ann = hmdb51.build_folder(root, ann_path, split=split, format=format, dataset=dataset)
@@ -142,8 +171,14 @@ def _cmd_lists(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         paths = build_lists(
-            args.dataset, args.annotations, args.root, split=args.split, out=args.out,
-            format=args.format or DATASETS[args.dataset].formats[0], template=args.template, allow_missing=args.allow_missing,
+            args.dataset,
+            args.annotations,
+            args.root,
+            split=args.split,
+            out=args.out,
+            format=args.format or DATASETS[args.dataset].formats[0],
+            template=args.template,
+            allow_missing=args.allow_missing,
         )
     for w in caught:
         print(f"warning: {w.message}")
@@ -161,20 +196,35 @@ def _cmd_lists(args: argparse.Namespace) -> int:
 def add_cli(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``lists`` sub-command (``tbe data lists <dataset> ...``)."""
     p = subparsers.add_parser(
-        "lists", help="build list files for a real dataset from its official annotations",
-        description=__doc__.split("\n\n")[0] + "\n\nDatasets:\n" + "\n".join(
-            f"  {k:13s} {v.description}" for k, v in DATASETS.items()),
+        "lists",
+        help="build list files for a real dataset from its official annotations",
+        description=__doc__.split("\n\n")[0]
+        + "\n\nDatasets:\n"
+        + "\n".join(f"  {k:13s} {v.description}" for k, v in DATASETS.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("dataset", choices=list(DATASETS))
-    p.add_argument("--annotations", help="folder with the official annotation files (optional for hmdb51_sta/actor_hmdb51)")
+    p.add_argument(
+        "--annotations", help="folder with the official annotation files (optional for hmdb51_sta/actor_hmdb51)"
+    )
     p.add_argument("--root", required=True, help="folder with the extracted videos or frame folders")
     p.add_argument("--split", type=int, default=1, help="official split (1-3 for UCF101/HMDB51; default 1)")
     p.add_argument("--out", help="output folder (default: data_lists/<dataset>)")
-    p.add_argument("--format", choices=("video", "frames"), default=None,
-                   help="'video' files (default) or 'frames' folders (default for sth_v1)")
-    p.add_argument("--template", help="frame file-name template for --format frames, e.g. image_{:05d}.jpg "
-                                      "(default: detected from the first folder)")
-    p.add_argument("--allow-missing", action=argparse.BooleanOptionalAction, default=None,
-                   help="skip annotated videos missing under --root (default: error, except kinetics400)")
+    p.add_argument(
+        "--format",
+        choices=("video", "frames"),
+        default=None,
+        help="'video' files (default) or 'frames' folders (default for sth_v1)",
+    )
+    p.add_argument(
+        "--template",
+        help="frame file-name template for --format frames, e.g. image_{:05d}.jpg "
+        "(default: detected from the first folder)",
+    )
+    p.add_argument(
+        "--allow-missing",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="skip annotated videos missing under --root (default: error, except kinetics400)",
+    )
     p.set_defaults(func=_cmd_lists)

@@ -19,6 +19,7 @@ MMAction2's ``resize_videos`` is used. Optionally writes JPEG frame folders inst
 
 PyAV only (no ffmpeg binary, no OpenCV); JPEGs are written with Pillow.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,16 @@ from typing import Iterator
 
 from tbe_lib.data.listfile import DEFAULT_TEMPLATE, VideoList, VideoRecord, read_list, write_list
 
-__all__ = ["PrepareError", "PrepareOptions", "PrepareResult", "prepare", "reencode_video", "extract_frames",
-           "default_codec", "add_cli"]
+__all__ = [
+    "PrepareError",
+    "PrepareOptions",
+    "PrepareResult",
+    "prepare",
+    "reencode_video",
+    "extract_frames",
+    "default_codec",
+    "add_cli",
+]
 
 _VIDEO_GLOB_EXTS = (".mp4", ".avi", ".webm", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".flv")
 
@@ -212,7 +221,8 @@ def extract_frames(src: str | os.PathLike, dst: str | os.PathLike, options: Prep
             w, h = _target_size(frame.width, frame.height, options.short_side, even=False)
             n += 1
             frame.to_image(width=w, height=h, interpolation="AREA").save(
-                tmp / options.template.format(n), quality=options.jpeg_quality)
+                tmp / options.template.format(n), quality=options.jpeg_quality
+            )
         if n == 0:
             raise PrepareError(f"{src}: no decodable video frames")
         os.replace(tmp, dst)
@@ -248,8 +258,11 @@ def _output_names(lst: VideoList) -> list[str]:
     path; an absolute one its path relative to the list's root when inside it, else relative
     to the folder that all such absolute entries share."""
     base = lst.root.resolve() if lst.root is not None else None
-    outside = [Path(r.path) for r in lst.records
-               if Path(r.path).is_absolute() and not (base is not None and Path(r.path).is_relative_to(base))]
+    outside = [
+        Path(r.path)
+        for r in lst.records
+        if Path(r.path).is_absolute() and not (base is not None and Path(r.path).is_relative_to(base))
+    ]
     common = Path(os.path.commonpath(outside)) if outside else None
     if common is not None and len(outside) == 1:
         common = common.parent
@@ -265,8 +278,9 @@ def _output_names(lst: VideoList) -> list[str]:
     return names
 
 
-def _inputs(src: Path, root: str | os.PathLike | None,
-            glob: str | None) -> tuple[list[VideoRecord], list[Path], dict[str, str], str]:
+def _inputs(
+    src: Path, root: str | os.PathLike | None, glob: str | None
+) -> tuple[list[VideoRecord], list[Path], dict[str, str], str]:
     """Records (``path``: where the output goes, relative to the output root), the input file
     of each (resolved as every command resolves list entries: :meth:`VideoList.resolve`), the
     header meta, and a phrase saying where relative inputs are looked for (for errors)."""
@@ -277,12 +291,16 @@ def _inputs(src: Path, root: str | os.PathLike | None,
         if lst.format != "video":
             raise PrepareError(f"{src}: a {lst.format} list; prepare re-encodes video files (a 'video' list)")
         recs = [VideoRecord(name, r.label) for name, r in zip(_output_names(lst), lst.records)]
-        where = (f"listed in {src}; relative paths are read from {lst.root} (the list's folder, its '# root:' "
-                 "header, or --root)")
+        where = (
+            f"listed in {src}; relative paths are read from {lst.root} (the list's folder, its '# root:' "
+            "header, or --root)"
+        )
         return recs, [lst.resolve(r) for r in lst.records], dict(lst.meta), where
     if not src.is_dir():
         raise PrepareError(f"input {src} is neither a list file nor a folder")
-    files = sorted(p for p in src.glob(glob or "**/*") if p.is_file() and (glob or p.suffix.lower() in _VIDEO_GLOB_EXTS))
+    files = sorted(
+        p for p in src.glob(glob or "**/*") if p.is_file() and (glob or p.suffix.lower() in _VIDEO_GLOB_EXTS)
+    )
     if not files:
         raise PrepareError(f"no videos matching {glob or '**/*.<video ext>'} under {src}")
     rels = [p.relative_to(src) for p in files]
@@ -333,8 +351,17 @@ def prepare(
     Returns:
         A :class:`PrepareResult`. Existing outputs are skipped (resumable).
     """
-    options = PrepareOptions(short_side=short_side, fps=fps, gop=gop, codec=codec or default_codec(), crf=crf,
-                             preset=preset, frames=frames, template=template, jpeg_quality=jpeg_quality)
+    options = PrepareOptions(
+        short_side=short_side,
+        fps=fps,
+        gop=gop,
+        codec=codec or default_codec(),
+        crf=crf,
+        preset=preset,
+        frames=frames,
+        template=template,
+        jpeg_quality=jpeg_quality,
+    )
     options.validate()
     import av
 
@@ -370,8 +397,10 @@ def prepare(
         bar.update(1)
         if res[0] == "bad" and not skip_bad:
             if not sources[i].is_file():
-                raise PrepareError(f"video file not found: {sources[i]} ({where}); fix the path or the root, "
-                                   "or pass --skip-bad to leave missing videos out")
+                raise PrepareError(
+                    f"video file not found: {sources[i]} ({where}); fix the path or the root, "
+                    "or pass --skip-bad to leave missing videos out"
+                )
             raise PrepareError(f"{res[2]}; fix or remove it, or pass --skip-bad to leave unreadable videos out")
 
     try:
@@ -411,16 +440,26 @@ def prepare(
         raise PrepareError(f"none of the {len(records)} videos of {src} could be read")
     for k in ("format", "root", "template", "missing"):
         meta.pop(k, None)
-    meta.update(prepared_from=str(src.resolve()), short_side=str(short_side), fps=str(fps or "source"),
-                **({} if frames else {"gop": str(gop), "codec": options.codec}))
+    meta.update(
+        prepared_from=str(src.resolve()),
+        short_side=str(short_side),
+        fps=str(fps or "source"),
+        **({} if frames else {"gop": str(gop), "codec": options.codec}),
+    )
     if result.bad:
         meta["unreadable_skipped"] = str(len(result.bad))
     if src.is_file() and "classes" in meta and (src.parent / meta["classes"]).is_file():
         list_out.parent.mkdir(parents=True, exist_ok=True)
         if (src.parent / meta["classes"]).resolve() != (list_out.parent / meta["classes"]).resolve():
             shutil.copyfile(src.parent / meta["classes"], list_out.parent / meta["classes"])
-    write_list(list_out, kept, format="frames" if frames else "video", root=out_root,
-               template=template if frames else None, **meta)
+    write_list(
+        list_out,
+        kept,
+        format="frames" if frames else "video",
+        root=out_root,
+        template=template if frames else None,
+        **meta,
+    )
     return result
 
 
@@ -429,22 +468,37 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = prepare(
-            args.src, args.out, short_side=None if args.short_side == 0 else args.short_side, fps=args.fps,
-            gop=args.gop, codec=None if args.codec == "auto" else args.codec, crf=args.crf, preset=args.preset,
-            frames=args.frames, template=args.template, jpeg_quality=args.jpeg_quality, root=args.root,
-            glob=args.glob, list_out=args.list_out, workers=args.workers, skip_bad=args.skip_bad,
+            args.src,
+            args.out,
+            short_side=None if args.short_side == 0 else args.short_side,
+            fps=args.fps,
+            gop=args.gop,
+            codec=None if args.codec == "auto" else args.codec,
+            crf=args.crf,
+            preset=args.preset,
+            frames=args.frames,
+            template=args.template,
+            jpeg_quality=args.jpeg_quality,
+            root=args.root,
+            glob=args.glob,
+            list_out=args.list_out,
+            workers=args.workers,
+            skip_bad=args.skip_bad,
         )
     for w in caught:
         print(f"warning: {w.message}")
-    print(f"[prepare] {res.written} written, {res.skipped} already done, {len(res.bad)} unreadable skipped; "
-          f"list: {res.list_path}")
+    print(
+        f"[prepare] {res.written} written, {res.skipped} already done, {len(res.bad)} unreadable skipped; "
+        f"list: {res.list_path}"
+    )
     return 0
 
 
 def add_cli(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``prepare`` sub-command (``tbe data prepare SRC OUT ...``)."""
     p = subparsers.add_parser(
-        "prepare", help="re-encode videos (small, short keyframe interval) or extract frames, resumably",
+        "prepare",
+        help="re-encode videos (small, short keyframe interval) or extract frames, resumably",
         description=__doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n")[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -456,8 +510,12 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--short-side", type=int, default=256, help="shorter side in pixels (0 keeps the size; default 256)")
     p.add_argument("--fps", type=float, default=None, help="output frame rate (default: keep every source frame)")
     p.add_argument("--gop", type=int, default=8, help="keyframe interval in frames (default 8)")
-    p.add_argument("--codec", default="auto", choices=("auto", "libx264", "mpeg4"),
-                   help="video codec (auto: libx264 if PyAV has it, else mpeg4)")
+    p.add_argument(
+        "--codec",
+        default="auto",
+        choices=("auto", "libx264", "mpeg4"),
+        help="video codec (auto: libx264 if PyAV has it, else mpeg4)",
+    )
     p.add_argument("--crf", type=int, default=23, help="libx264 quality (lower is better; default 23)")
     p.add_argument("--preset", default="veryfast", help="libx264 preset (default veryfast)")
     p.add_argument("--frames", action="store_true", help="write JPEG frame folders instead of videos")

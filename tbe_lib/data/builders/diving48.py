@@ -6,14 +6,17 @@ is already 0-based (0..47). Videos are ``<root>/<vid_name>.mp4``, frame folders
 ``[takeoff, somersault, twist, flight]``, joined with ``_``) when it is next to the
 split files, else ``class_00``..``class_47``. One official split.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from ._common import Annotations, Entry, ListBuildError, find_annotation, load_json, load_json_list
 
-HINT = ("download the Diving48 V2 annotations (Diving48_V2_train.json, Diving48_V2_test.json, Diving48_vocab.json) "
-        "from the Diving48 page of the Statistical Visual Computing Lab (SVCL) at UC San Diego")
+HINT = (
+    "download the Diving48 V2 annotations (Diving48_V2_train.json, Diving48_V2_test.json, Diving48_vocab.json) "
+    "from the Diving48 page of the Statistical Visual Computing Lab (SVCL) at UC San Diego"
+)
 NUM_CLASSES = 48
 
 
@@ -43,7 +46,9 @@ def build(annotations: Path) -> Annotations:
             raise ListBuildError(f"{vocab_path}: expected a JSON list of [takeoff, somersault, twist, flight] lists")
         classes = ["_".join(map(str, v)) if isinstance(v, list) else str(v) for v in vocab]
         if max_label >= len(classes):
-            raise ListBuildError(f"{sources['train'].parent}: label {max_label} but {vocab_path.name} has {len(classes)} classes")
+            raise ListBuildError(
+                f"{sources['train'].parent}: label {max_label} but {vocab_path.name} has {len(classes)} classes"
+            )
     else:
         classes = [f"class_{i:02d}" for i in range(max(NUM_CLASSES, max_label + 1))]
     return Annotations(classes=classes, subsets=subsets, sources=sources)

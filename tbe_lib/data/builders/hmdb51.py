@@ -14,6 +14,7 @@ With the HMDB51 split files they get the same train/test division (videos matche
 any video extension); without, every video goes to one ``all`` subset, labels from the
 sorted class folder names.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,10 @@ from pathlib import Path
 
 from ._common import Annotations, Entry, ListBuildError, class_folders
 
-HINT = ("download the 'three splits' archive (test_train_splits.rar) from the HMDB51 page of the Serre lab "
-        "(Brown University) and pass the extracted testTrainMulti_7030_splits folder as --annotations")
+HINT = (
+    "download the 'three splits' archive (test_train_splits.rar) from the HMDB51 page of the Serre lab "
+    "(Brown University) and pass the extracted testTrainMulti_7030_splits folder as --annotations"
+)
 SUBDIRS = ("testTrainMulti_7030_splits",)
 _ID_TO_SUBSET = {"1": "train", "2": "test"}
 
@@ -59,8 +62,12 @@ def build(annotations: Path, *, split: int, dataset: str = "hmdb51") -> Annotati
                 Entry((f"{cls}/{video}", video), label_of[cls], f"{path.name}:{lineno}")
             )
     pattern = folder / f"<class>{suffix}"
-    return Annotations(classes=classes, subsets=subsets, sources={"train": pattern, "test": pattern},
-                       meta={"label_order": "class names sorted alphabetically"})
+    return Annotations(
+        classes=classes,
+        subsets=subsets,
+        sources={"train": pattern, "test": pattern},
+        meta={"label_order": "class names sorted alphabetically"},
+    )
 
 
 def _split_folder(annotations: Path, suffix: str, dataset: str) -> Path:
@@ -81,4 +88,3 @@ def build_folder(root: Path, annotations: Path | None, *, split: int | None, for
     if annotations is not None:
         return build(annotations, split=split or 1, dataset=dataset)
     return class_folders(root, format=format, dataset=dataset)
-

@@ -10,6 +10,7 @@ layout works. Frame folders are matched the same way by folder name.
 YouTube clips disappear, so nobody has them all: by default the missing ones are skipped
 with a warning, and their number is written in the list header (``# missing: N``).
 """
+
 from __future__ import annotations
 
 import csv
@@ -18,8 +19,10 @@ from pathlib import Path
 
 from ._common import VIDEO_EXTS, Annotations, Entry, ListBuildError, find_annotation
 
-HINT = ("download the Kinetics-400 annotation CSVs (train.csv, validate.csv, test.csv) from DeepMind's Kinetics "
-        "page or the CVDF 'kinetics-dataset' repository, and pass their folder as --annotations")
+HINT = (
+    "download the Kinetics-400 annotation CSVs (train.csv, validate.csv, test.csv) from DeepMind's Kinetics "
+    "page or the CVDF 'kinetics-dataset' repository, and pass their folder as --annotations"
+)
 SUBDIRS = ("annotations", "kinetics400", "kinetics_400")
 _COLUMNS = ("label", "youtube_id", "time_start", "time_end")
 
@@ -97,5 +100,10 @@ def build(annotations: Path, root: Path, *, format: str) -> Annotations:
         subsets[s] = entries
     by_stem = _index(Path(root), set(stem_of.values()), format) if Path(root).is_dir() else {}
     located = {key: by_stem[stem] for key, stem in stem_of.items() if stem in by_stem}
-    return Annotations(classes=classes, subsets=subsets, sources=files, located=located,
-                       meta={"label_order": "class names sorted alphabetically"})
+    return Annotations(
+        classes=classes,
+        subsets=subsets,
+        sources=files,
+        located=located,
+        meta={"label_order": "class names sorted alphabetically"},
+    )

@@ -11,6 +11,7 @@ the test sets have no public labels and are not listed.
   ("Putting a pen on a table"); the class is ``template`` with the brackets removed
   ("Putting [something] on [something]" -> "Putting something on something").
 """
+
 from __future__ import annotations
 
 import re
@@ -18,10 +19,14 @@ from pathlib import Path
 
 from ._common import Annotations, Entry, ListBuildError, find_annotation, load_json, load_json_list
 
-HINT_V1 = ("download the Something-Something v1 label files (something-something-v1-labels.csv, -train.csv, "
-           "-validation.csv) from the 20BN-Something-Something page (now hosted by Qualcomm)")
-HINT_V2 = ("download the Something-Something v2 labels archive (something-something-v2-labels.json, -train.json, "
-           "-validation.json) from the 20BN-Something-Something page (now hosted by Qualcomm)")
+HINT_V1 = (
+    "download the Something-Something v1 label files (something-something-v1-labels.csv, -train.csv, "
+    "-validation.csv) from the 20BN-Something-Something page (now hosted by Qualcomm)"
+)
+HINT_V2 = (
+    "download the Something-Something v2 labels archive (something-something-v2-labels.json, -train.json, "
+    "-validation.json) from the 20BN-Something-Something page (now hosted by Qualcomm)"
+)
 _BRACKETS = re.compile(r"\[([^\[\]]*)\]")
 
 
@@ -40,7 +45,9 @@ def build_v1(annotations: Path) -> Annotations:
     subsets: dict[str, list[Entry]] = {}
     sources: dict[str, Path] = {}
     for subset, name in (("train", "train"), ("val", "validation")):
-        path = find_annotation(labels_path.parent, [f"something-something-v1-{name}.csv"], dataset="sth_v1", hint=HINT_V1)
+        path = find_annotation(
+            labels_path.parent, [f"something-something-v1-{name}.csv"], dataset="sth_v1", hint=HINT_V1
+        )
         entries = []
         for lineno, raw in enumerate(path.read_text().splitlines(), 1):
             if not raw.strip():
@@ -53,14 +60,16 @@ def build_v1(annotations: Path) -> Annotations:
                 raise ListBuildError(f"{path}:{lineno}: unknown class name {cls!r} (not in {labels_path.name})")
             entries.append(Entry((vid.strip(),), label_of[cls], f"{path.name}:{lineno}"))
         subsets[subset], sources[subset] = entries, path
-    return Annotations(classes=classes, subsets=subsets, sources=sources,
-                       meta={"label_order": f"line order of {labels_path.name}"})
+    return Annotations(
+        classes=classes, subsets=subsets, sources=sources, meta={"label_order": f"line order of {labels_path.name}"}
+    )
 
 
 def build_v2(annotations: Path) -> Annotations:
     """Parse the Something-Something v2 JSON files."""
-    labels_path = find_annotation(annotations, ["something-something-v2-labels.json"], dataset="sth_v2", hint=HINT_V2,
-                                  subdirs=("labels",))
+    labels_path = find_annotation(
+        annotations, ["something-something-v2-labels.json"], dataset="sth_v2", hint=HINT_V2, subdirs=("labels",)
+    )
     mapping = load_json(labels_path)
     if not isinstance(mapping, dict):
         raise ListBuildError(f"{labels_path}: expected a JSON object {{class name: index}}")
@@ -76,7 +85,9 @@ def build_v2(annotations: Path) -> Annotations:
     subsets: dict[str, list[Entry]] = {}
     sources: dict[str, Path] = {}
     for subset, name in (("train", "train"), ("val", "validation")):
-        path = find_annotation(labels_path.parent, [f"something-something-v2-{name}.json"], dataset="sth_v2", hint=HINT_V2)
+        path = find_annotation(
+            labels_path.parent, [f"something-something-v2-{name}.json"], dataset="sth_v2", hint=HINT_V2
+        )
         data = load_json_list(path, "{id, label, template, placeholders} objects")
         entries = []
         for i, item in enumerate(data):
@@ -93,5 +104,6 @@ def build_v2(annotations: Path) -> Annotations:
                 )
             entries.append(Entry((f"{vid}.webm",), label, f"{path.name}[{i}]"))
         subsets[subset], sources[subset] = entries, path
-    return Annotations(classes=classes, subsets=subsets, sources=sources,
-                       meta={"label_order": f"indices of {labels_path.name}"})
+    return Annotations(
+        classes=classes, subsets=subsets, sources=sources, meta={"label_order": f"indices of {labels_path.name}"}
+    )

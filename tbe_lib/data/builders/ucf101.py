@@ -10,15 +10,18 @@ Videos are looked up as ``<root>/<Class>/<video>.avi`` then ``<root>/<video>.avi
 frame folders as ``<root>/<Class>/<video>/`` then ``<root>/<video>/`` (the flat
 ``jpegs_256`` layout the paper used).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from ._common import Annotations, Entry, ListBuildError, find_annotation
 
-HINT = ("download 'The Train/Test Splits for Action Recognition on UCF101' (UCF101TrainTestSplits-RecognitionTask.zip) "
-        "from the UCF101 page of the UCF Center for Research in Computer Vision and pass the unzipped "
-        "ucfTrainTestlist folder as --annotations")
+HINT = (
+    "download 'The Train/Test Splits for Action Recognition on UCF101' (UCF101TrainTestSplits-RecognitionTask.zip) "
+    "from the UCF101 page of the UCF Center for Research in Computer Vision and pass the unzipped "
+    "ucfTrainTestlist folder as --annotations"
+)
 SUBDIRS = ("ucfTrainTestlist",)
 
 
@@ -36,7 +39,9 @@ def read_class_ind(path: Path) -> list[str]:
             raise ListBuildError(f"{path}:{lineno}: class index {idx} appears twice")
         names[idx] = parts[1]
     if sorted(names) != list(range(1, len(names) + 1)):
-        raise ListBuildError(f"{path}: class indices must be 1..{len(names)} without gaps (found {sorted(names)[:5]}...)")
+        raise ListBuildError(
+            f"{path}: class indices must be 1..{len(names)} without gaps (found {sorted(names)[:5]}...)"
+        )
     if not names:
         raise ListBuildError(f"{path}: no classes found")
     return [names[i] for i in range(1, len(names) + 1)]
