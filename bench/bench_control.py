@@ -6,14 +6,18 @@ leak, per translation speed of the benchmark.
 
 For each ``speed`` range (``SynthConfig.speed``: fractions of the frame's short side per frame;
 benchmark v4 moved at ``0.015:0.03``, v5 at ``0.0075:0.015``) it renders the default benchmark
-(static camera; the band a torus, so no frame index tells the class), measures ``frame_leak``
-on ``test_shift``, and runs the ``cpu`` profile's ``pan_direction`` pretraining (the positive
-control) and the probes of it and of random init, for each seed, as chapters 3 and 4 do
-(``run_comparison`` with the rows ``random`` and ``pan_direction``, stages pretrain and
-retrieve). It prints, per speed, the motion probe on ``test_shift`` of both rows per seed and
-the paired difference with its 95 % t interval, the number that chapter 7 needs above zero.
-On 2 cores: about 3 minutes per speed for 3 seeds. Benchmark v5 took the speed at which the
-control clears random init most clearly (``bench/RESULTS.md``, "benchmark v5").
+(static camera; the band a torus, so no frame index tells the class) and measures:
+
+* ``frame_leak`` on ``test_shift`` (one frame at a fixed index, 5-fold logistic regression);
+* chapter 2's supervised motion check (the ceiling row's recipe, 40 epochs, one seed);
+* the ``cpu`` profile's ``pan_direction`` pretraining (the positive control) and the motion
+  probes of it and of random init, for each seed, as chapters 3 and 4 make them
+  (``run_comparison`` with the rows ``random`` and ``pan_direction``, stages pretrain and
+  retrieve), and their paired difference with its 95 % t interval: the number that chapter 7
+  needs above zero.
+
+On 2 cores: about 4 minutes per speed for 3 seeds. ``bench/RESULTS.md``, "benchmark v5", says
+which speed the benchmark took and why.
 """
 
 from __future__ import annotations
@@ -32,9 +36,10 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tbe_lib.book.experiment import experiment, motion_check_config  # noqa: E402
 from tbe_lib.book.helpers import frame_leak  # noqa: E402
 from tbe_lib.data.synth import config_for, generate  # noqa: E402
-from tbe_lib.experiment import profile_config, run_comparison  # noqa: E402
+from tbe_lib.experiment import bring_up_to_date, profile_config, run_comparison, run_step  # noqa: E402
 
 ROWS = ("random", "pan_direction")
 
@@ -44,6 +49,11 @@ def measure(speed: tuple[float, float], seeds: list[int], work: Path) -> dict:
     t0 = time.perf_counter()
     data = generate(work / f"data-{name}", config_for("default", speed=speed), progress=False)
     leak = frame_leak(data / "lists" / "test_shift.txt")
+    # Chapter 2's supervised motion check (40 epochs, one seed).
+    fc = motion_check_config(experiment("cpu"), profile="cpu", data=data, epochs=40, batch=32)
+    fc = dataclasses.replace(fc, run_dir=str(work / f"motion-{name}"))
+    bring_up_to_date(run_step(fc, f"motion check, speed {speed}"))
+    check = json.loads((Path(fc.run_dir) / "results.json").read_text())["results"]["test_shift"]["video_top1"]
     # The rendered folder is used as it is (synthetic=False: run_comparison would re-render the preset).
     cfg = profile_config(
         "cpu",
@@ -72,6 +82,7 @@ def measure(speed: tuple[float, float], seeds: list[int], work: Path) -> dict:
         "motion_probe_test_shift": motion,
         "pan_minus_random": round(float(diff.mean()), 2),
         "interval": [round(float(diff.mean()) - half, 2), round(float(diff.mean()) + half, 2)],
+        "motion_check_test_shift": check,
         "leak_max": round(100 * float(leak.accuracy.max()), 1),
         "leak_max_frame": int(leak.frame[leak.accuracy.idxmax()]),
         "seconds": round(time.perf_counter() - t0, 1),
@@ -80,7 +91,7 @@ def measure(speed: tuple[float, float], seeds: list[int], work: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--speeds", nargs="+", default=["0.015:0.03", "0.00975:0.0195", "0.0075:0.015", "0.00525:0.0105"])
+    ap.add_argument("--speeds", nargs="+", default=["0.015:0.03", "0.01125:0.0225", "0.00975:0.0195", "0.0075:0.015"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "bench_control.json")
     args = ap.parse_args(argv)
@@ -94,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"speed {speed[0]}-{speed[1]}: motion probe random {m['random']}, pan {m['pan_direction']}; "
                 f"pan - random {row['pan_minus_random']:+.1f} [{row['interval'][0]:+.1f}, {row['interval'][1]:+.1f}]; "
+                f"motion check {row['motion_check_test_shift']:.1f} %; "
                 f"single frame max {row['leak_max']:.1f} % (index {row['leak_max_frame']}); {row['seconds']:.0f} s",
                 flush=True,
             )

@@ -37,6 +37,12 @@ def test_comparison_on_smoke_data_is_complete_and_resumable(tmp_path):
     run_comparison(cfg)
     df = collect_table(cfg)
     assert len(df) == 2 * len(ROWS) and set(df.row) == set(ROWS)
+    from tbe_lib.data.synth import SYNTH_VERSION, load_manifest
+    from tbe_lib.experiment.reference import build_environment
+
+    manifest = load_manifest(tmp_path / "data" / "synth-smoke-static")
+    recorded = f"synth v{SYNTH_VERSION} {manifest['hash']}"
+    assert build_environment(cfg.out_dir)["data"] == {"static": recorded}  # the benchmark it ran on
     cols = [
         "finetune_test_same",
         "finetune_test_shift",
@@ -99,7 +105,9 @@ def test_comparison_on_smoke_data_is_complete_and_resumable(tmp_path):
         p.touch()
     shutil.copytree(tmp_path / "data", tmp_path / "moved" / "data")
     cfg3 = dataclasses.replace(cfg2, out_dir=str(tmp_path / "moved" / "cmp"), data_dir=str(tmp_path / "moved" / "data"))
-    moved = sorted(p for p in (tmp_path / "moved" / "cmp").rglob("*.json") if p.name != "compare_config.json")
+    moved = sorted(
+        p for p in (tmp_path / "moved" / "cmp").rglob("*.json") if p.name not in ("compare_config.json", "data.json")
+    )
     before = [p.stat().st_mtime_ns for p in moved]
     stale_before = sorted(p.name for p in (tmp_path / "moved" / "cmp").rglob("*.stale-*"))
     run_comparison(cfg3)

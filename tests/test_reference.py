@@ -78,6 +78,8 @@ def test_environment_differences_name_what_could_explain_a_drift():
     assert diff == ["cpu_isa: ['avx2', 'avx512f'] → ['avx2']", "cpu_model: AMD EPYC → Intel Xeon"]
     report = check_reproduction(_cells(shift=0.5), _cells(), b, a)
     assert "The environments differ in: cpu_isa" in " ".join(report.sentences())
+    a["data"], b["data"] = {"static": "synth v3 1111"}, {"static": "synth v5 2222"}  # another benchmark
+    assert "data.static: synth v3 1111 → synth v5 2222" in environment_differences(a, b)
 
 
 def test_the_cpu_reference_is_the_committed_table():

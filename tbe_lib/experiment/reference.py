@@ -149,9 +149,14 @@ def summary_csv_cells(path: str | os.PathLike) -> list[Cell]:
 
 
 def build_environment(out_dir: str | os.PathLike) -> dict[str, Any]:
-    """The environment a build ran in: the ``environment.json`` of one of its runs ({} if none)."""
+    """The environment a build ran in: the ``environment.json`` of one of its runs ({} if none),
+    with ``data``, the benchmark each condition ran on (``out_dir/data.json``, when recorded)."""
     first = next(iter(sorted(Path(out_dir).rglob("environment.json"))), None)
-    return json.loads(first.read_text()) if first is not None else {}
+    env = json.loads(first.read_text()) if first is not None else {}
+    record = Path(out_dir) / "data.json"  # run.DATA_RECORD
+    if env and record.is_file():
+        env["data"] = json.loads(record.read_text())
+    return env
 
 
 def write_reference(
@@ -237,6 +242,7 @@ _NUMERIC_KEYS = (
     "numerics.float32_matmul_precision",
     "device",
     "device_name",
+    "data",
 )
 
 

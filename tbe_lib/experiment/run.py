@@ -29,7 +29,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from .. import distributed as D
-from ..data.synth import config_for, generate
+from ..data.synth import config_for, generate, load_manifest
 from ..finetune import FinetuneConfig, evaluate_run, finetune
 from ..pretrain import PretrainConfig, pretrain
 from ..retrieve import retrieve
@@ -40,7 +40,10 @@ from .config import CompareConfig
 from .plan import STAGES, Step, data_source, run_step, steps
 from .staleness import Unit, differences, legacy_differences, move_aside, write_record
 
-__all__ = ["run_comparison", "bring_up_to_date", "retire_if_changed", "ensure_data"]
+__all__ = ["run_comparison", "bring_up_to_date", "retire_if_changed", "ensure_data", "data_identity", "DATA_RECORD"]
+
+#: The file in ``out_dir`` naming the benchmark each condition ran on (:func:`data_identity`).
+DATA_RECORD = "data.json"
 
 
 def _log(msg: str) -> None:
@@ -167,6 +170,18 @@ def ensure_data(cfg: CompareConfig, condition: str, *, progress: bool = False) -
     return out
 
 
+def data_identity(sources: Mapping[str, Path]) -> dict[str, str]:
+    """Which data each condition ran on, where a manifest says it (``synth v5 93bfbd18…``: the
+    embedded benchmark's version and content hash); real data's lists are left out. Recorded so
+    that a reproduction check can name another benchmark as the cause of a drift."""
+    out = {}
+    for condition, source in sources.items():
+        manifest = load_manifest(source) if Path(source).is_dir() else None
+        if manifest is not None:
+            out[condition] = f"{manifest.get('dataset')} v{manifest.get('version')} {manifest.get('hash')}"
+    return out
+
+
 def run_comparison(cfg: CompareConfig, stages: tuple[str, ...] = STAGES, progress: bool = False) -> Path:
     """Run (or reuse) every unit of the given ``stages``; writes ``out_dir/compare_config.json``
     and returns ``out_dir``."""
@@ -174,8 +189,8 @@ def run_comparison(cfg: CompareConfig, stages: tuple[str, ...] = STAGES, progres
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "compare_config.json").write_text(json.dumps(to_jsonable(cfg), indent=2) + "\n")
-    for condition in cfg.conditions:
-        ensure_data(cfg, condition, progress=progress)
+    sources = {condition: ensure_data(cfg, condition, progress=progress) for condition in cfg.conditions}
+    (out / DATA_RECORD).write_text(json.dumps(data_identity(sources), indent=2) + "\n")
     jobs = cfg.jobs if D.world_size() == 1 else 1  # under torchrun, the processes are the ranks
     threads = max(1, usable_cpus() // jobs)
     with contextlib.ExitStack() as stack:
