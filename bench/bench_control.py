@@ -5,7 +5,7 @@ leak, per translation speed of the benchmark.
                                             [--out bench/results/bench_control.json]
 
 For each ``speed`` range (``SynthConfig.speed``: fractions of the frame's short side per frame;
-benchmark v4 moved at ``0.015:0.03``, v5 at ``0.0075:0.015``) it renders the default benchmark
+benchmark v4 moved at ``0.015:0.03``, v5 at ``0.01125:0.0225``) it renders the default benchmark
 (static camera; the band a torus, so no frame index tells the class) and measures:
 
 * ``frame_leak`` on ``test_shift`` (one frame at a fixed index, 5-fold logistic regression);
@@ -54,12 +54,16 @@ def measure(speed: tuple[float, float], seeds: list[int], work: Path) -> dict:
     fc = dataclasses.replace(fc, run_dir=str(work / f"motion-{name}"))
     bring_up_to_date(run_step(fc, f"motion check, speed {speed}"))
     check = json.loads((Path(fc.run_dir) / "results.json").read_text())["results"]["test_shift"]["video_top1"]
-    # The rendered folder is used as it is (synthetic=False: run_comparison would re-render the preset).
+    # The rendered folder is used as it is (synthetic=False: run_comparison would re-render the
+    # preset's speed), with the benchmark's probes, which synthetic=False turns off, turned back on.
+    book = profile_config("cpu")
     cfg = profile_config(
         "cpu",
         {"data_dirs": {"static": str(data)}, "synthetic": False, "out_dir": str(work / f"runs-{name}"), "rows": ROWS},
     )
     cfg = dataclasses.replace(cfg, conditions={"static": tuple(seeds)})
+    for split in ("unbiased_split", "background_split", "motion_split", "scufo_splits"):
+        setattr(cfg, split, getattr(book, split))
     out = run_comparison(cfg, stages=("pretrain", "retrieve"))
     motion = {
         row: [
@@ -101,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             speed = (float(text.split(":")[0]), float(text.split(":")[1]))
             row = measure(speed, args.seeds, Path(tmp))
             rows.append(row)
+            args.out.write_text(json.dumps({"rows": rows}, indent=1) + "\n")  # what is done so far
             m = row["motion_probe_test_shift"]
             print(
                 f"speed {speed[0]}-{speed[1]}: motion probe random {m['random']}, pan {m['pan_direction']}; "

@@ -162,10 +162,10 @@ def test_the_centre_band_is_a_setting_checked_on_input():
 
 def test_the_translation_speed_is_a_setting_checked_on_input():
     """A translating actor moves ``speed`` (a fraction of the frame per frame) between frames:
-    v5's default is half v3's, and ``speed=(0, 0)`` holds it still."""
+    v5's default is three quarters of v3's, and ``speed=(0, 0)`` holds it still."""
     cfg = config_for("default")
     fast = config_for("default", speed=[0.015, 0.03])  # a JSON list is taken as a tuple
-    assert fast.speed == (0.015, 0.03) and cfg.speed == (0.0075, 0.015)
+    assert fast.speed == (0.015, 0.03) and cfg.speed == (0.01125, 0.0225)
     for c in (cfg, fast):
         band = (c.centre_band[1] - c.centre_band[0]) * c.width
         for i in range(0, 80, 8):  # translate_left videos (label = index % 8)

@@ -39,7 +39,7 @@ class SynthConfig:
     class's own photograph. ``centre_band``: the band the actor moves in, as ``(low, high)``
     fractions of each axis: uniform on it at every frame, wrapping from one side to the other
     (``(0.0, 1.0)``: the whole frame's torus, benchmark v2; see ``scenes.py`` for the trade-off). ``speed``: the range of a translating actor's speed, ``(low, high)`` in units of the
-    frame's short side per frame (benchmark v5; v3 and v4 moved twice as fast). ``camera``: ``static`` | ``jitter`` | ``pan``. ``seed``: the
+    frame's short side per frame (benchmark v5: three quarters of v3's and v4's). ``camera``: ``static`` | ``jitter`` | ``pan``. ``seed``: the
     master seed; video ``i`` of split ``s`` is rendered from ``(seed, s, i)`` alone.
     Encoding: ``codec`` (``auto`` = ``libx264`` when PyAV's FFmpeg has it, else ``mpeg4``),
     ``gop`` (keyframe interval in frames) and ``crf`` (x264 quality; lower is better).
@@ -56,7 +56,7 @@ class SynthConfig:
     n_test_shift: int = 400
     bias: float = 0.9
     centre_band: tuple[float, float] = (0.3, 0.7)
-    speed: tuple[float, float] = (0.0075, 0.015)
+    speed: tuple[float, float] = (0.01125, 0.0225)
     camera: str = "static"
     seed: int = 0
     codec: str = "auto"
