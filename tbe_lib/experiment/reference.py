@@ -32,6 +32,7 @@ __all__ = [
     "ReproductionReport",
     "HEADLINE",
     "summary_csv_cells",
+    "DATA_RECORD",
     "build_environment",
     "write_reference",
     "load_reference",
@@ -148,12 +149,17 @@ def summary_csv_cells(path: str | os.PathLike) -> list[Cell]:
     return cells
 
 
+#: The file in a comparison's ``out_dir`` naming the benchmark each condition ran on
+#: (written by :func:`tbe_lib.experiment.run.run_comparison`, read by :func:`build_environment`).
+DATA_RECORD = "data.json"
+
+
 def build_environment(out_dir: str | os.PathLike) -> dict[str, Any]:
     """The environment a build ran in: the ``environment.json`` of one of its runs ({} if none),
     with ``data``, the benchmark each condition ran on (``out_dir/data.json``, when recorded)."""
     first = next(iter(sorted(Path(out_dir).rglob("environment.json"))), None)
     env = json.loads(first.read_text()) if first is not None else {}
-    record = Path(out_dir) / "data.json"  # run.DATA_RECORD
+    record = Path(out_dir) / DATA_RECORD
     if env and record.is_file():
         env["data"] = json.loads(record.read_text())
     return env

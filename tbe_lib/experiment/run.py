@@ -38,12 +38,10 @@ from ..utils import usable_cpus
 from .cam import measure_actor_mass
 from .config import CompareConfig
 from .plan import STAGES, Step, data_source, run_step, steps
+from .reference import DATA_RECORD
 from .staleness import Unit, differences, legacy_differences, move_aside, write_record
 
-__all__ = ["run_comparison", "bring_up_to_date", "retire_if_changed", "ensure_data", "data_identity", "DATA_RECORD"]
-
-#: The file in ``out_dir`` naming the benchmark each condition ran on (:func:`data_identity`).
-DATA_RECORD = "data.json"
+__all__ = ["run_comparison", "bring_up_to_date", "retire_if_changed", "ensure_data", "data_identity"]
 
 
 def _log(msg: str) -> None:
