@@ -38,8 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from tbe_lib.book.experiment import experiment, motion_check_config  # noqa: E402
 from tbe_lib.book.helpers import frame_leak  # noqa: E402
-from tbe_lib.data.synth import config_for, generate  # noqa: E402
-from tbe_lib.experiment import bring_up_to_date, profile_config, run_comparison, run_step  # noqa: E402
+from tbe_lib.experiment import bring_up_to_date, ensure_data, profile_config, run_comparison, run_step  # noqa: E402
 
 ROWS = ("random", "pan_direction")
 
@@ -47,23 +46,24 @@ ROWS = ("random", "pan_direction")
 def measure(speed: tuple[float, float], seeds: list[int], work: Path) -> dict:
     name = f"{speed[0]}-{speed[1]}"
     t0 = time.perf_counter()
-    data = generate(work / f"data-{name}", config_for("default", speed=speed), progress=False)
+    # The cpu profile's comparison on the benchmark rendered at this speed, in a folder of its own.
+    cfg = profile_config(
+        "cpu",
+        {
+            "synth": {"speed": list(speed)},
+            "data_dirs": {"static": str(work / f"data-{name}")},
+            "out_dir": str(work / f"runs-{name}"),
+            "rows": ROWS,
+        },
+    )
+    cfg = dataclasses.replace(cfg, conditions={"static": tuple(seeds)})
+    data = ensure_data(cfg, "static")
     leak = frame_leak(data / "lists" / "test_shift.txt")
     # Chapter 2's supervised motion check (40 epochs, one seed).
     fc = motion_check_config(experiment("cpu"), profile="cpu", data=data, epochs=40, batch=32)
     fc = dataclasses.replace(fc, run_dir=str(work / f"motion-{name}"))
     bring_up_to_date(run_step(fc, f"motion check, speed {speed}"))
     check = json.loads((Path(fc.run_dir) / "results.json").read_text())["results"]["test_shift"]["video_top1"]
-    # The rendered folder is used as it is (synthetic=False: run_comparison would re-render the
-    # preset's speed), with the benchmark's probes, which synthetic=False turns off, turned back on.
-    book = profile_config("cpu")
-    cfg = profile_config(
-        "cpu",
-        {"data_dirs": {"static": str(data)}, "synthetic": False, "out_dir": str(work / f"runs-{name}"), "rows": ROWS},
-    )
-    cfg = dataclasses.replace(cfg, conditions={"static": tuple(seeds)})
-    for split in ("unbiased_split", "background_split", "motion_split", "scufo_splits"):
-        setattr(cfg, split, getattr(book, split))
     out = run_comparison(cfg, stages=("pretrain", "retrieve"))
     motion = {
         row: [

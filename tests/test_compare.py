@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import pandas as pd
@@ -202,3 +203,33 @@ def test_list_templates_and_pretrain_from(tmp_path):
         CompareConfig(**common, conditions={"a": (0,), "b": (1,)}, pretrain_from={"b": "a"})
     with pytest.raises(ValueError, match="must both be conditions"):
         CompareConfig(**common, conditions={"a": (0,), "b": (0,)}, pretrain_from={"b": "c"})
+
+
+def test_synth_renders_a_variant_benchmark_that_the_comparison_runs_on(tmp_path):
+    """``synth``: SynthConfig fields (here the actor's speed) replace the preset's for every
+    condition; the variant is rendered in its own folder, the benchmark's probes stay on
+    (synthetic), and a bad field is one error naming ``synth`` before anything runs."""
+    import pytest
+
+    from tbe_lib.compare import add_cli, config_from_args
+    from tbe_lib.data.synth import config_for, load_manifest
+    from tbe_lib.experiment import ensure_data
+
+    slow = {"speed": [0.005, 0.01]}
+    cfg = smoke_config(tmp_path, synth=slow, data_dirs={"static": str(tmp_path / "slow")})
+    assert cfg.synth_config("static") == config_for("smoke", camera="static", speed=(0.005, 0.01))
+    assert cfg.motion_split and cfg.background_split  # still the benchmark's probes
+    variant = load_manifest(ensure_data(cfg, "static"))
+    assert variant["config"]["speed"] == slow["speed"] and variant["config"]["camera"] == "static"
+    preset = load_manifest(ensure_data(smoke_config(tmp_path), "static"))
+    assert preset["config"]["speed"] != slow["speed"] and preset["hash"] != variant["hash"]
+
+    p = argparse.ArgumentParser()
+    add_cli(p.add_subparsers(dest="command"))
+    assert config_from_args(p.parse_args(["compare", "--synth", json.dumps(slow)])).synth == slow
+    with pytest.raises(ValueError, match=r"synth: unknown SynthConfig fields \['sped'\]"):
+        smoke_config(tmp_path, synth={"sped": [0.005, 0.01]})
+    with pytest.raises(ValueError, match=r"synth: SynthConfig.speed=\[0.02, 0.01\]: expected \(low, high\)"):
+        smoke_config(tmp_path, synth={"speed": [0.02, 0.01]})
+    with pytest.raises(ValueError, match="synth: the camera is each condition's name"):
+        smoke_config(tmp_path, synth={"camera": "pan"})

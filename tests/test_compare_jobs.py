@@ -56,3 +56,18 @@ def test_a_failing_unit_is_named_and_the_stage_stops(tmp_path):
 def test_jobs_must_be_positive():
     with pytest.raises(ValueError, match="jobs must be at least 1"):
         CompareConfig(jobs=0)
+
+
+def test_a_unit_alone_in_its_stage_gets_the_thread_count_of_one_beside_another(tmp_path):
+    """With ``jobs=2`` a stage with one unit to make runs it in this process, but with its share of
+    the threads, not this process's count: what it computes does not depend on what else is left."""
+    threads = max(1, usable_cpus() // 2)
+    before = torch.get_num_threads()
+    torch.set_num_threads(usable_cpus())  # more than the share, where the machine has 2 cores or more
+    try:
+        run_comparison(_config(tmp_path, "alone", rows=("random", "moco"), jobs=2), stages=("pretrain",))
+        assert torch.get_num_threads() == usable_cpus()  # given back
+    finally:
+        torch.set_num_threads(before)
+    env = json.loads((tmp_path / "alone" / "static" / "seed0" / "pretrain_moco" / "environment.json").read_text())
+    assert env["cpu_threads"] == threads

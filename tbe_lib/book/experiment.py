@@ -112,7 +112,7 @@ def prepare_data(cfg: CompareConfig) -> None:
     for every condition; real datasets' lists must exist (the error says how to build them)."""
     for condition in cfg.conditions:
         if cfg.synthetic:
-            ensure_synth(data_source(cfg, condition), cfg.synth_size, camera=condition)
+            ensure_synth(data_source(cfg, condition), cfg.synth_size, **cfg.synth, camera=condition)
             continue
         splits = {cfg.train_split, *cfg.test_splits}
         if condition not in cfg.pretrain_from:  # a reused pretraining needs no list of its own

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
 from ..config import OPTIMIZERS
-from ..data.synth.config import PRESETS
+from ..data.synth.config import PRESETS, SynthConfig, config_for
 from ..finetune import check_counterfactuals
 from ..methods import ROW_SPECS
 
@@ -114,6 +114,12 @@ class CompareConfig:
         "default",
         "preset of the embedded benchmark that is generated for each condition",
         choices=lambda: tuple(sorted(PRESETS)),
+    )
+    synth: dict[str, Any] = _setting(
+        {},
+        "fields of the benchmark's SynthConfig that replace the preset's for every condition (JSON), e.g. "
+        '{"speed": [0.0075, 0.015]}; a folder rendered with other fields is rendered again, so give the variant '
+        "its own data_dir",
     )
     data_dirs: dict[str, str] = _setting(
         {},
@@ -231,6 +237,12 @@ class CompareConfig:
             bad = [v for v in values if allowed is not None and v not in allowed]
             if bad:
                 raise ValueError(f"{f.name}: unknown {bad}; choose from {', '.join(allowed)}")
+        if "camera" in self.synth:
+            raise ValueError("synth: the camera is each condition's name (conditions), not a field of synth")
+        try:
+            config_for(self.synth_size, **self.synth)  # an unknown field or a bad value, named now
+        except ValueError as e:
+            raise ValueError(f"synth: {e}") from None
         if not self.synthetic:
             missing = [c for c in self.conditions if c not in self.data_dirs]
             if missing:
@@ -256,6 +268,11 @@ class CompareConfig:
             missing = sorted(set(self.conditions[cond]) - set(self.conditions[src]))
             if missing:
                 raise ValueError(f"pretrain_from: {cond!r} has seeds {missing} that {src!r} does not pretrain")
+
+    def synth_config(self, condition: str, **overrides: Any) -> SynthConfig:
+        """The embedded benchmark of ``condition`` (a camera): the preset ``synth_size`` with the
+        fields of ``synth`` and ``overrides`` (e.g. ``seed``) replaced."""
+        return config_for(self.synth_size, **{**self.synth, **overrides}, camera=condition)
 
     @property
     def ssl_rows(self) -> tuple[str, ...]:

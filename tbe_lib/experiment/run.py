@@ -9,7 +9,8 @@ record; a stale unit's outputs moved aside) -> the stage's own function (``pretr
 Jobs. The units of one stage never read each other's outputs (a finetuning run reads its
 encoder, made by the stage before). With ``jobs > 1`` the units of a stage that must be made run
 that many at a time, each in a process of its own (spawned, so a notebook's kernel is safe) with
-``cpu_count // jobs`` threads; the next stage starts when the last unit of this one has finished.
+``cpu_count // jobs`` threads (a unit alone in its stage runs in this process, with as many);
+the next stage starts when the last unit of this one has finished.
 On 2 CPU cores two one-thread runs do about 1.5 times the work of one two-thread run (small 3D
 convolutions scale poorly over threads). What a unit computes does not depend on ``jobs``, up to
 floating-point summation order (a different thread count may change the last digits).
@@ -24,12 +25,12 @@ import multiprocessing
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import torch
 
 from .. import distributed as D
-from ..data.synth import config_for, generate, load_manifest
+from ..data.synth import generate, load_manifest
 from ..finetune import FinetuneConfig, evaluate_run, finetune
 from ..pretrain import PretrainConfig, pretrain
 from ..retrieve import retrieve
@@ -161,10 +162,10 @@ def retire_if_changed(config: PretrainConfig | FinetuneConfig) -> bool:
 
 def ensure_data(cfg: CompareConfig, condition: str, *, progress: bool = False) -> Path:
     """The data of a condition: on the embedded benchmark, generated when missing (or made
-    from another preset); real data is used as it is."""
+    from another preset, or with other ``synth`` fields); real data is used as it is."""
     out = data_source(cfg, condition)
     if cfg.synthetic:
-        generate(out, config_for(cfg.synth_size, camera=condition), progress=progress)
+        generate(out, cfg.synth_config(condition), progress=progress)
     return out
 
 
@@ -199,15 +200,30 @@ def run_comparison(cfg: CompareConfig, stages: tuple[str, ...] = STAGES, progres
                     bring_up_to_date(step, progress=progress)
                 continue
             todo = [step for step in group if _claim(step)]
-            if len(todo) == 1:
+            if len(todo) == 1:  # here, with the thread count it would have had beside another unit
                 _log(todo[0].label)
-                _EXECUTE[todo[0].stage](todo[0].config, progress)
+                with _torch_threads(threads):
+                    _EXECUTE[todo[0].stage](todo[0].config, progress)
             elif todo:
                 if pool is None:
                     ctx = multiprocessing.get_context("spawn")  # safe in a notebook's kernel
                     pool = stack.enter_context(ProcessPoolExecutor(max_workers=jobs, mp_context=ctx))
                 _make_side_by_side(pool, todo, jobs, threads)
     return out
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    """torch's intra-op threads set to ``n`` for the block. A unit's numbers depend on its thread
+    count (summation order, amplified by training: a pretraining alone in its stage, made with 2
+    threads instead of the 1 it gets beside another, ended 1.5 points lower on the motion probe),
+    so a unit left alone in its stage (one made again, a resumed build) runs as it would have."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _stage_groups(plan: list[Step]) -> list[list[Step]]:
