@@ -12,8 +12,9 @@ that many at a time, each in a process of its own (spawned, so a notebook's kern
 ``cpu_count // jobs`` threads (a unit alone in its stage runs in this process, with as many);
 the next stage starts when the last unit of this one has finished.
 On 2 CPU cores two one-thread runs do about 1.5 times the work of one two-thread run (small 3D
-convolutions scale poorly over threads). What a unit computes does not depend on ``jobs``, up to
-floating-point summation order (a different thread count may change the last digits).
+convolutions scale poorly over threads). What a unit computes depends on its thread count
+(summation order, which training can amplify to points), so each unit gets ``cpu_count // jobs``
+threads however many others run beside it.
 """
 
 from __future__ import annotations
