@@ -5,11 +5,19 @@ Threads: each pytest-xdist worker takes its share of the CPUs (``make test`` run
 OpenMP threads wait on each other: a comparison test took 4x longer beside another than alone
 (246 s against 60 s). The share is set in :func:`pytest_configure`, where a worker first knows
 the number of workers, for torch, for numpy's BLAS, and through ``OMP_NUM_THREADS`` for the
-subprocesses (notebook kernels, ``torchrun``)."""
+subprocesses (notebook kernels, ``torchrun``).
+
+Disk: the book tests write notebooks, checkpoints and videos; at its peak the suite holds about
+2 GB in its temporary folder (measured on a fresh clone, beside the 6.8 GB of ``.venv``). A full
+disk fails three end-to-end tests minutes in, so the session starts with one line when there is
+less than that free (:func:`low_disk_line`)."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import matplotlib
 import pytest
@@ -20,6 +28,36 @@ from tbe_lib.utils import usable_cpus
 
 matplotlib.use("Agg")
 os.environ.setdefault("TBE_PROGRESS", "log")
+
+SUITE_PEAK_DISK = 2 * 10**9  # bytes the suite holds at once in its temporary folder (fresh clone, -n 2)
+
+
+def low_disk_line(where: Path, free: int, need: int = SUITE_PEAK_DISK) -> str | None:
+    """The line to start a session with when ``free`` bytes at ``where`` are fewer than ``need``."""
+    if free >= need:
+        return None
+    return (
+        f"disk: only {free / 1e9:.1f} GB free in {where}, and the tests write up to {need / 1e9:.0f} GB there: "
+        "free some space (old pytest-of-* or clone folders) or point --basetemp elsewhere, or the book tests fail"
+    )
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "suite_peak_disk_gb", "GB the suite holds at once in its temporary folder", default=str(SUITE_PEAK_DISK / 1e9)
+    )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if hasattr(session.config, "workerinput"):
+        return  # the controller says it once
+    base = session.config.option.basetemp
+    where = Path(base).parent if base else Path(tempfile.gettempdir())
+    need = int(float(session.config.getini("suite_peak_disk_gb")) * 1e9)
+    line = low_disk_line(where, shutil.disk_usage(where).free, need)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if line and reporter is not None:
+        reporter.write_line(line, yellow=True, bold=True)
 
 
 def pytest_configure(config: pytest.Config) -> None:
