@@ -89,3 +89,16 @@ def test_the_moonshot_needs_motion_and_no_more_background_than_random_init():
     assert text.startswith("The moonshot is not reached") and "more background than random init" in text
     df.loc[df.row == "pan_direction", MOTION] = 20.0
     assert "short of 28 %" in moonshot(df, "static")
+
+
+def test_the_scale_sentence_says_when_the_tables_ceiling_is_one_of_its_budget():
+    from tbe_lib.experiment.answers import CEILING_GAP, for_scale
+
+    alone = for_scale(12.9, 15.2, split="test_shift", epochs=12)
+    assert "12 epochs" in alone and "12.9% on `test_shift`" in alone and "15.2% from the unbiased split" in alone
+    assert "Chapter 2" not in alone
+    short = for_scale(12.9, 15.2, split="test_shift", epochs=12, check={"epochs": 40, "test_shift": 64.5})
+    assert "for 40 epochs: 64.5% on `test_shift`" in short and "49.3 points below what labels can teach" in short
+    near = for_scale(12.9, 60.0, split="test_shift", epochs=12, check={"epochs": 40, "test_shift": 60.0 + CEILING_GAP})
+    assert f"within {CEILING_GAP:.0f} points" in near and "below what labels" not in near
+    assert "Chapter 2" not in for_scale(1.0, 2.0, split="test_shift", epochs=1, check={"epochs": 1, "test_same": 9.0})

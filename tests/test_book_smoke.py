@@ -79,3 +79,6 @@ def test_smoke_book_end_to_end(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     # The glued numbers of chapter 7 are in the page, not typed by hand.
     assert "static_be_finetune_test_shift" not in (html / "book" / "07_results.html").read_text()  # resolved, not raw
+    # Chapter 7 finds chapter 2's motion check (same benchmark, same clips) and sets the ceiling against it.
+    page = (html / "book" / "07_results.html").read_text()
+    assert "Chapter 2 trains the ceiling" in page and "recipe for 1 epoch:" in page

@@ -334,3 +334,26 @@ def test_legacy_retrieval_and_activation_maps(tmp_path) -> None:
     cam = Unit(seed / "actor_mass.unit.json", {}, {"be": "m1"})
     assert legacy_differences(cam) == []
     assert legacy_differences(Unit(cam.record, {}, {"be": "m2"})) == ["input be: 'm1' -> 'm2'"]
+
+
+def test_chapter_7_quotes_the_motion_check_only_when_it_was_run_on_its_benchmark_and_clips(tmp_path) -> None:
+    from tbe_lib.book.experiment import motion_check_result
+
+    cfg = CompareConfig(data_dirs={"static": str(tmp_path / "synth")}, conditions={"static": (0,)}, frames=8, stride=2)
+    run = tmp_path / "motion_check"
+    run.mkdir()
+    assert motion_check_result(cfg, run) is None  # not run
+
+    def made(source, frames=8):
+        data = {"source": str(source), "frames": frames, "stride": 2, "size": cfg.size}
+        (run / "config.json").write_text(json.dumps({"data": data, "epochs": 40}))
+
+    made(tmp_path / "synth")
+    assert motion_check_result(cfg, run) is None  # no results: incomplete
+    results = {"test_shift": {"video_top1": 64.5}, "test_same": {"video_top1": 61.5}}
+    (run / "results.json").write_text(json.dumps({"results": results}))
+    assert motion_check_result(cfg, run) == {"epochs": 40, "test_shift": 64.5, "test_same": 61.5}
+    made(tmp_path / "synth-slow")
+    assert motion_check_result(cfg, run) is None  # another benchmark
+    made(tmp_path / "synth", frames=16)
+    assert motion_check_result(cfg, run) is None  # other clips

@@ -10,6 +10,7 @@ chapter repeats a setting, and the runs of one chapter are reused (not recompute
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -36,6 +37,7 @@ __all__ = [
     "benchmark_dir",
     "motion_check_dir",
     "motion_check_config",
+    "motion_check_result",
     "prepare_data",
     "main_split",
     "representative",
@@ -105,6 +107,29 @@ def motion_check_config(
     return dataclasses.replace(
         finetune_config(recipe, "static", seed, "sup_unbiased"), run_dir=str(motion_check_dir(profile))
     )
+
+
+def motion_check_result(cfg: CompareConfig, run_dir: str | Path) -> dict[str, float] | None:
+    """Chapter 2's motion check in ``run_dir`` (:func:`motion_check_dir`), when it was trained
+    on ``cfg``'s static benchmark with ``cfg``'s clips (frames, stride, crop size): its
+    ``epochs`` and video-level top-1 per test split (``{"epochs": 40, "test_shift": 64.5,
+    ...}``). ``None`` when the run is absent, incomplete, or made for other data or clips, so
+    that chapter 7 never quotes a check of another benchmark."""
+    run_dir = Path(run_dir)
+    try:
+        config = json.loads((run_dir / "config.json").read_text())
+        results = json.loads((run_dir / "results.json").read_text())["results"]
+        data = config["data"]
+        same = Path(data["source"]).resolve() == benchmark_dir(cfg).resolve() and (
+            data["frames"],
+            data["stride"],
+            data["size"],
+        ) == (cfg.frames, cfg.stride, cfg.size)
+        accuracy = {split: float(r["video_top1"]) for split, r in results.items()}
+        epochs = float(config["epochs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return {"epochs": epochs, **accuracy} if same else None
 
 
 def prepare_data(cfg: CompareConfig) -> None:
