@@ -38,7 +38,7 @@ def low_disk_line(where: Path, free: int, need: int = SUITE_PEAK_DISK) -> str | 
         return None
     return (
         f"disk: only {free / 1e9:.1f} GB free in {where}, and the tests write up to {need / 1e9:.0f} GB there: "
-        "free some space (old pytest-of-* or clone folders) or point --basetemp elsewhere, or the book tests fail"
+        "free some space (old pytest-of-* or clone folders) or set TMPDIR to a larger disk, or the book tests fail"
     )
 
 
@@ -68,6 +68,29 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["OMP_NUM_THREADS"] = str(threads)
     torch.set_num_threads(threads)
     threadpool_limits(threads)
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def book_project(tmp_path: Path) -> Path:
+    """A project folder of the book in ``tmp_path / "project"``: the notebooks, scripts, bench,
+    Jupyter Book configuration and static pages copied, ``tbe_lib`` linked (the marker the
+    notebooks find the project root by). Book tests run ``tbe reproduce --root`` on it, so their
+    runs never land in the checkout's ``runs/`` (where they would move a user's runs aside)."""
+    root = tmp_path / "project"
+    root.mkdir()
+    for name in ("notebooks", "scripts", "bench"):
+        shutil.copytree(REPO / name, root / name)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(REPO / name, root / name)
+    (root / "book").mkdir()
+    for page in (REPO / "book").glob("*.md"):
+        if not page.name[:2].isdigit():  # static pages only; chapters come from the notebooks
+            shutil.copy(page, root / "book" / page.name)
+    (root / "tbe_lib").symlink_to(REPO / "tbe_lib")
+    return root
 
 
 @pytest.fixture(scope="session")

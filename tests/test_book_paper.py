@@ -23,7 +23,6 @@ from tbe_lib.data.listfile import read_list
 from tbe_lib.data.lists import build_lists
 from tbe_lib.experiment import EXPERIMENT_PROFILES
 
-REPO = Path(__file__).resolve().parents[1]
 CHAPTERS = ["03_pretraining", "04_finetuning", "05_retrieval", "06_activation_maps", "07_results"]
 
 
@@ -69,7 +68,7 @@ def fake_hmdb51(tmp: Path, videos: list[Path]) -> tuple[Path, Path]:
 
 
 @pytest.mark.slow
-def test_paper_profile_runs_on_fake_ucf101_and_hmdb51(tmp_path: Path, smoke_bench: Path) -> None:
+def test_paper_profile_runs_on_fake_ucf101_and_hmdb51(tmp_path: Path, smoke_bench: Path, book_project: Path) -> None:
     videos = _videos(smoke_bench)
     lists = tmp_path / "data_lists"
     ann, root = fake_ucf101(tmp_path, videos)
@@ -77,17 +76,7 @@ def test_paper_profile_runs_on_fake_ucf101_and_hmdb51(tmp_path: Path, smoke_benc
     ann, root = fake_hmdb51(tmp_path, videos)
     build_lists("hmdb51", ann, root, split=1, out=lists / "hmdb51")
 
-    proj = tmp_path / "project"
-    proj.mkdir()
-    for name in ("notebooks", "scripts"):
-        shutil.copytree(REPO / name, proj / name)
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy(REPO / name, proj / name)
-    (proj / "book").mkdir()
-    for page in (REPO / "book").glob("*.md"):
-        if not page.name[:2].isdigit():
-            shutil.copy(page, proj / "book" / page.name)
-    (proj / "tbe_lib").symlink_to(REPO / "tbe_lib")
+    proj = book_project
 
     # The profile's own datasets, minus Diving48 (no fake tree here); a few steps of everything.
     paper = EXPERIMENT_PROFILES["paper"].experiment

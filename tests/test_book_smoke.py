@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,22 +16,10 @@ from tbe_lib.book import add_cli
 from tbe_lib.book.registry import STAGES
 from tbe_lib.experiment import ROWS
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 @pytest.mark.slow
-def test_smoke_book_end_to_end(tmp_path: Path) -> None:
-    root = tmp_path / "project"
-    root.mkdir()
-    for name in ("notebooks", "scripts", "bench"):
-        shutil.copytree(REPO / name, root / name)
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy(REPO / name, root / name)
-    (root / "book").mkdir()
-    for page in (REPO / "book").glob("*.md"):
-        if not page.name[:2].isdigit():  # static pages only; chapters come from the notebooks
-            shutil.copy(page, root / "book" / page.name)
-    (root / "tbe_lib").symlink_to(REPO / "tbe_lib")  # the project-root marker the notebooks look for
+def test_smoke_book_end_to_end(tmp_path: Path, book_project: Path) -> None:
+    root = book_project
 
     p = argparse.ArgumentParser()
     add_cli(p.add_subparsers(dest="command"))

@@ -317,7 +317,7 @@ def test_site_build_of_a_tiny_book(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_real_notebooks_01_02_run_under_smoke(tmp_path: Path) -> None:
+def test_real_notebooks_01_02_run_under_smoke(tmp_path: Path, book_project: Path) -> None:
     p = argparse.ArgumentParser()
     add_cli(p.add_subparsers(dest="command"))
     out = tmp_path / "book"
@@ -336,7 +336,7 @@ def test_real_notebooks_01_02_run_under_smoke(tmp_path: Path) -> None:
             "--no-build",
             "--quiet",
             "--root",
-            str(REPO),
+            str(book_project),
         ]
     )
     assert args.func(args) == 0

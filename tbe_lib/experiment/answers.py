@@ -238,8 +238,8 @@ def for_scale(
     )
     if reached - ceiling > CEILING_GAP:
         text += (
-            f" So the table's ceiling is that of its budget, {reached - ceiling:.1f} points below what labels can "
-            "teach here: the motion can be learned, and a row's distance from the longer run is the one to read."
+            f" So the table's ceiling is that of its {epochs}-epoch budget, {reached - ceiling:.1f} points below what "
+            f"labels can teach here: the motion can be learned, only not in {epochs} epochs from scratch."
         )
     else:
         text += f" The table's budget brings the ceiling within {CEILING_GAP:.0f} points of it."
